@@ -1,0 +1,1 @@
+"""The sync engine: connections, running a sync, change detection. Dagster-free."""

@@ -1,0 +1,461 @@
+"""Run one sync for one connection: extract with dlt, load, compare, commit.
+
+1. The connection's config is validated and its credentials decrypted.
+2. The cursors are read from ``syncs.sync_state`` (briefly, read-only).
+3. dlt extracts page by page and normalizes to Parquet, holding no warehouse lock.
+4. Under the exclusive warehouse lock, dlt loads the run's rows into the connection's
+   landing dataset, and one transaction compares them with the record tables, writes
+   change events, record metadata, rejected records, the request log, the run's row and
+   the new cursors. A failure anywhere before the commit leaves data, cursor and snapshot
+   as they were; the next run starts over from the last good cursor.
+
+The cursor is ours, not dlt's incremental state: dlt stores its state when the load
+succeeds, before our compare, so a run killed in between would move the cursor past
+changes that were never compared. Keeping it in the same transaction as the compare
+makes that impossible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+import dlt
+
+from pipelines.changes import ModelResult, apply_snapshot
+from pipelines.connections import Connection, Connections
+from pipelines.home import Home
+from pipelines.warehouse import (
+    open_duckdb,
+    quote,
+    read_connection,
+    table_exists,
+    warehouse_lock,
+    write_connection,
+)
+from sources.errors import ConfigError, SyncsError, TransientError
+from sources.http import RequestLog
+from sources.records import REJECTED_TABLE, RUN_ID, build_source
+from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
+
+SyncType = Literal["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK"]
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    connection_id: str
+    integration: str
+    sync: str
+    mode: SyncMode
+    sync_type: SyncType
+    status: Literal["success", "failed"]
+    started_at: datetime
+    finished_at: datetime
+    models: dict[str, ModelResult] = field(default_factory=dict)
+    api_requests: int = 0
+    error_type: str | None = None
+    error: str | None = None
+
+    @property
+    def suspicious(self) -> bool:
+        return any(m.suspicious for m in self.models.values())
+
+    def total(self, name: str) -> int:
+        return sum(getattr(m, name) for m in self.models.values())
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        return data
+
+
+class SyncFailed(SyncsError):
+    def __init__(self, result: SyncResult, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
+        self.retryable = bool(getattr(cause, "retryable", False))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", text.lower())
+
+
+def landing_dataset(integration: str, connection_id: str, sync: str) -> str:
+    return f"_landing_{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
+
+
+def pipeline_name(integration: str, connection_id: str, sync: str) -> str:
+    return f"{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def read_cursors(home: Home, connection_id: str, sync: str) -> dict[str, Any]:
+    with read_connection(home) as con:
+        if con is None or not table_exists(con, "syncs", "sync_state"):
+            return {}
+        rows = con.execute(
+            "SELECT model, cursor FROM syncs.sync_state WHERE connection_id = ? AND sync = ?",
+            [connection_id, sync],
+        ).fetchall()
+    return {model: json.loads(cursor) if cursor else None for model, cursor in rows}
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SyncsError):
+            return current
+        nested = getattr(current, "exception", None)
+        current = (
+            nested
+            if isinstance(nested, BaseException)
+            else current.__cause__ or current.__context__
+        )
+    return error
+
+
+class SyncRunner:
+    """Runs syncs for connections stored under one ``SYNCS_HOME``."""
+
+    def __init__(self, home: Home | None = None) -> None:
+        self.home = home or Home.from_env()
+        self.connections = Connections(self.home)
+
+    def run(
+        self,
+        connection_id: str,
+        *,
+        sync: str | None = None,
+        mode: SyncMode = "incremental",
+        progress: Progress | None = None,
+    ) -> list[SyncResult]:
+        """Every sync of the connection (or the one named), one after the other."""
+        connection = self.connections.get(connection_id)
+        spec = connection.spec
+        if sync is not None and sync not in spec.syncs:
+            raise ConfigError(
+                f"{spec.name} has no sync {sync!r}; its syncs: {', '.join(spec.syncs)}"
+            )
+        names = [sync] if sync else list(spec.syncs)
+        return [
+            self.run_one(connection, spec.syncs[name], mode=mode, progress=progress)
+            for name in names
+        ]
+
+    def run_one(
+        self,
+        connection: Connection,
+        sync: SyncSpec,
+        *,
+        mode: SyncMode = "incremental",
+        progress: Progress | None = None,
+        on_batcher: Callable[[Any], None] | None = None,
+    ) -> SyncResult:
+        spec = connection.spec
+        config = connection.validated_config()
+        credentials = self.connections.credentials(connection)
+        run_id = new_run_id()
+        started = datetime.now(UTC)
+        cursors = read_cursors(self.home, connection.connection_id, sync.name)
+        sync_type: SyncType = (
+            "INITIAL" if not cursors else "FULL" if mode == "full" else "INCREMENTAL"
+        )
+        request_log = RequestLog()
+        ctx = ExtractContext(
+            connection_id=connection.connection_id,
+            sync=sync,
+            mode=mode,
+            config=config,
+            credentials=credentials,
+            cursors=cursors,
+            http=request_log,
+            save_credentials=lambda updates: self.connections.save_credentials(
+                connection.connection_id, updates
+            ),
+        )
+        result = SyncResult(
+            run_id=run_id,
+            connection_id=connection.connection_id,
+            integration=spec.name,
+            sync=sync.name,
+            mode=mode,
+            sync_type=sync_type,
+            status="success",
+            started_at=started,
+            finished_at=started,
+        )
+        landing = landing_dataset(spec.name, connection.connection_id, sync.name)
+        try:
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name(spec.name, connection.connection_id, sync.name),
+                pipelines_dir=str(self.home.dlt_dir),
+                destination=dlt.destinations.duckdb(
+                    credentials=str(self.home.warehouse),
+                    enable_dataset_name_normalization=False,
+                ),
+                dataset_name=landing,
+            )
+            pipeline.config.restore_from_destination = False
+            pipeline.abort_packages()
+            source = build_source(spec, ctx, run_id, progress, on_batcher)
+            pipeline.extract(source, loader_file_format="parquet")
+            pipeline.normalize()
+            full_listing = ctx.full_listing
+            with warehouse_lock(self.home, exclusive=True):
+                pipeline.load()
+                con = open_duckdb(self.home, read_only=False)
+                try:
+                    from pipelines.warehouse import ensure_platform_tables
+
+                    ensure_platform_tables(con)
+                    con.execute("BEGIN TRANSACTION")
+                    now = datetime.now(UTC)
+                    for model_name in sync.models:
+                        result.models[model_name] = apply_snapshot(
+                            con,
+                            integration=spec.name,
+                            sync=sync.name,
+                            model=spec.model(model_name),
+                            connection_id=connection.connection_id,
+                            run_id=run_id,
+                            landing_schema=landing,
+                            full_listing=full_listing,
+                            now=now,
+                        )
+                    self._store_rejected(con, result, landing)
+                    self._store_state(con, result, ctx.new_cursors, now)
+                    result.finished_at = datetime.now(UTC)
+                    result.api_requests = len(request_log)
+                    self._store_requests(con, result, request_log)
+                    self._store_run(con, result)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                finally:
+                    con.close()
+        except BaseException as error:
+            cause = _root_cause(error)
+            if isinstance(error, KeyboardInterrupt | SystemExit):
+                raise
+            result.status = "failed"
+            result.models = {}
+            result.finished_at = datetime.now(UTC)
+            result.api_requests = len(request_log)
+            result.error_type = type(cause).__name__
+            result.error = str(cause)
+            self._record_failure(result, request_log)
+            raise SyncFailed(result, cause) from None
+        return result
+
+    def _store_rejected(self, con: Any, result: SyncResult, landing: str) -> None:
+        for model in result.models.values():
+            model.rejected = 0
+        if not table_exists(con, landing, REJECTED_TABLE):
+            return
+        con.execute(
+            f"""
+            INSERT INTO syncs.rejected_records
+            SELECT ?, ?, ?, model, record_id, reason, payload, ?
+            FROM {quote(landing)}.{quote(REJECTED_TABLE)} WHERE {quote(RUN_ID)} = ?
+            """,
+            [
+                result.run_id,
+                result.connection_id,
+                result.integration,
+                result.finished_at,
+                result.run_id,
+            ],
+        )
+        for model, count in con.execute(
+            f"SELECT model, count(*) FROM {quote(landing)}.{quote(REJECTED_TABLE)} "
+            f"WHERE {quote(RUN_ID)} = ? GROUP BY 1",
+            [result.run_id],
+        ).fetchall():
+            if model in result.models:
+                result.models[model].rejected = count
+
+    def _store_state(
+        self, con: Any, result: SyncResult, cursors: dict[str, Any], now: datetime
+    ) -> None:
+        for model in result.models:
+            con.execute(
+                """
+                INSERT INTO syncs.sync_state
+                    (connection_id, integration, sync, model, cursor, last_run_id, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connection_id, sync, model) DO UPDATE SET
+                    cursor = coalesce(excluded.cursor, sync_state.cursor),
+                    last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
+                """,
+                [
+                    result.connection_id,
+                    result.integration,
+                    result.sync,
+                    model,
+                    json.dumps(cursors[model]) if model in cursors else None,
+                    result.run_id,
+                    now,
+                ],
+            )
+
+    def _store_requests(self, con: Any, result: SyncResult, log: RequestLog) -> None:
+        if not log.records:
+            return
+        rows = [asdict(r) for r in log.records]
+        table = pa.Table.from_pylist(rows)
+        con.register("_requests", table)
+        try:
+            con.execute(
+                """
+                INSERT INTO syncs.api_requests
+                SELECT ?, ?, ?, method, url, status, duration_ms, attempt, waited_ms, error,
+                       requested_at
+                FROM _requests
+                """,
+                [result.run_id, result.connection_id, result.integration],
+            )
+        finally:
+            con.unregister("_requests")
+
+    def _store_run(self, con: Any, result: SyncResult) -> None:
+        cursors = [c for m in result.models.values() for c in (m.first_cursor, m.last_cursor) if c]
+        note = (
+            "full listing returned no records where the table had some; nothing was deleted"
+            if result.suspicious
+            else None
+        )
+        con.execute(
+            """
+            INSERT INTO syncs.sync_runs (run_id, connection_id, integration, sync, mode,
+                sync_type, started_at, finished_at, status, suspicious, note, added, updated,
+                deleted, unchanged, rejected, api_requests, first_cursor, last_cursor,
+                error_type, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                result.run_id,
+                result.connection_id,
+                result.integration,
+                result.sync,
+                result.mode,
+                result.sync_type,
+                result.started_at,
+                result.finished_at,
+                result.status,
+                result.suspicious,
+                note,
+                result.total("added"),
+                result.total("updated"),
+                result.total("deleted"),
+                result.total("unchanged"),
+                result.total("rejected"),
+                result.api_requests,
+                min(cursors) if cursors else None,
+                max(cursors) if cursors else None,
+                result.error_type,
+                result.error,
+            ],
+        )
+        for m in result.models.values():
+            con.execute(
+                "INSERT INTO syncs.sync_run_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    result.run_id,
+                    result.connection_id,
+                    result.integration,
+                    m.model,
+                    m.added,
+                    m.updated,
+                    m.deleted,
+                    m.unchanged,
+                    m.rejected,
+                    m.fetched,
+                    m.rows_total,
+                    m.suspicious,
+                    m.first_cursor,
+                    m.last_cursor,
+                ],
+            )
+
+    def _record_failure(self, result: SyncResult, log: RequestLog) -> None:
+        """Keep the failed run and its requests; never let this hide the original error."""
+        try:
+            with write_connection(self.home) as con:
+                con.execute("BEGIN TRANSACTION")
+                self._store_requests(con, result, log)
+                self._store_run(con, result)
+                con.execute("COMMIT")
+        except (SyncsError, OSError, RuntimeError, ValueError):
+            pass
+        except Exception as error:  # duckdb errors have no common base with the above
+            if "duckdb" not in type(error).__module__:
+                raise
+
+
+def reset(home: Home, connection_id: str, sync: str | None = None) -> int:
+    """Forget the cursors of a connection (one sync or all); the next run lists everything."""
+    if not home.warehouse.exists():
+        return 0
+    with write_connection(home) as con:
+        if sync:
+            rows = con.execute(
+                "DELETE FROM syncs.sync_state WHERE connection_id = ? AND sync = ? RETURNING 1",
+                [connection_id, sync],
+            ).fetchall()
+        else:
+            rows = con.execute(
+                "DELETE FROM syncs.sync_state WHERE connection_id = ? RETURNING 1",
+                [connection_id],
+            ).fetchall()
+    return len(rows)
+
+
+def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
+    """Remove a connection's rows, cursors and landing data (its events are kept)."""
+    if home.warehouse.exists():
+        with write_connection(home) as con:
+            con.execute("BEGIN TRANSACTION")
+            for model in spec.models:
+                if table_exists(con, spec.name, model):
+                    con.execute(
+                        f"DELETE FROM {quote(spec.name)}.{quote(model)} WHERE connection_id = ?",
+                        [connection_id],
+                    )
+            con.execute("DELETE FROM syncs.sync_state WHERE connection_id = ?", [connection_id])
+            for sync in spec.syncs:
+                con.execute(
+                    f"DROP SCHEMA IF EXISTS {quote(landing_dataset(spec.name, connection_id, sync))} CASCADE"
+                )
+            con.execute("COMMIT")
+    for sync in spec.syncs:
+        shutil.rmtree(
+            home.dlt_dir / pipeline_name(spec.name, connection_id, sync), ignore_errors=True
+        )
+
+
+__all__ = ["SyncFailed", "SyncResult", "SyncRunner", "TransientError", "purge", "reset"]

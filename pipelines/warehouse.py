@@ -1,0 +1,217 @@
+"""The DuckDB warehouse: who may open it when, and the platform tables in schema ``syncs``.
+
+DuckDB admits one read-write process per file and fails at once, not waits, when another
+holds it. So every process of ours takes a file lock first — exclusive to write, shared
+to read — and waits for it; the DuckDB-level lock error (someone else's process, a user's
+SQL shell) is retried with backoff for a while before the run fails cleanly. Writers hold
+the lock only to load and compare, never while talking to an API.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from pipelines.home import Home
+from sources.errors import WarehouseBusyError
+
+WAIT_SECONDS = float(os.environ.get("SYNCS_WAREHOUSE_WAIT_SECONDS", "600"))
+
+PLATFORM_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS syncs",
+    "CREATE SEQUENCE IF NOT EXISTS syncs.change_cursor START 1",
+    """
+    CREATE TABLE IF NOT EXISTS syncs.sync_runs (
+        run_id VARCHAR PRIMARY KEY,
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        sync VARCHAR NOT NULL,
+        mode VARCHAR NOT NULL,
+        sync_type VARCHAR NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        status VARCHAR NOT NULL,
+        suspicious BOOLEAN NOT NULL DEFAULT false,
+        note VARCHAR,
+        added BIGINT NOT NULL DEFAULT 0,
+        updated BIGINT NOT NULL DEFAULT 0,
+        deleted BIGINT NOT NULL DEFAULT 0,
+        unchanged BIGINT NOT NULL DEFAULT 0,
+        rejected BIGINT NOT NULL DEFAULT 0,
+        api_requests BIGINT NOT NULL DEFAULT 0,
+        first_cursor BIGINT,
+        last_cursor BIGINT,
+        error_type VARCHAR,
+        error VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.sync_run_models (
+        run_id VARCHAR NOT NULL,
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        added BIGINT NOT NULL,
+        updated BIGINT NOT NULL,
+        deleted BIGINT NOT NULL,
+        unchanged BIGINT NOT NULL,
+        rejected BIGINT NOT NULL,
+        fetched BIGINT NOT NULL,
+        rows_total BIGINT NOT NULL,
+        suspicious BOOLEAN NOT NULL,
+        first_cursor BIGINT,
+        last_cursor BIGINT,
+        PRIMARY KEY (run_id, model)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.change_events (
+        cursor BIGINT PRIMARY KEY,
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        sync VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        changed_fields VARCHAR[],
+        changes JSON,
+        occurred_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.sync_state (
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        sync VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        cursor JSON,
+        last_run_id VARCHAR,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (connection_id, sync, model)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.api_requests (
+        run_id VARCHAR NOT NULL,
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        url VARCHAR NOT NULL,
+        status INTEGER,
+        duration_ms DOUBLE NOT NULL,
+        attempt INTEGER NOT NULL,
+        waited_ms DOUBLE NOT NULL,
+        error VARCHAR,
+        requested_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.rejected_records (
+        run_id VARCHAR NOT NULL,
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        record_id VARCHAR,
+        reason VARCHAR NOT NULL,
+        payload JSON NOT NULL,
+        rejected_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+]
+
+_LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
+
+
+@contextmanager
+def warehouse_lock(home: Home, *, exclusive: bool, wait: float = WAIT_SECONDS) -> Iterator[None]:
+    """Our processes' reader/writer lock on the warehouse; waits up to ``wait`` seconds."""
+    home.warehouse_lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home.warehouse_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"the warehouse {home.warehouse.name} stayed locked by another sync for "
+                        f"{wait:.0f}s; try again when it is done"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def open_duckdb(
+    home: Home, *, read_only: bool, wait: float = WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying while another program (a user's shell, say) holds it."""
+    delay = 0.05
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(home.warehouse), read_only=read_only)
+        except duckdb.Error as error:
+            text = str(error)
+            if not any(marker in text for marker in _LOCK_ERRORS):
+                raise
+            if time.monotonic() > deadline:
+                raise WarehouseBusyError(
+                    f"the warehouse {home.warehouse.name} is held open by another program; close "
+                    "it (a SQL shell, say) and run again"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def ensure_platform_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in PLATFORM_DDL:
+        con.execute(sql)
+
+
+@contextmanager
+def write_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The exclusive lock and a read-write connection; caller manages transactions."""
+    with warehouse_lock(home, exclusive=True):
+        con = open_duckdb(home, read_only=False)
+        try:
+            ensure_platform_tables(con)
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def read_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection, briefly; ``None`` when the warehouse does not exist yet."""
+    if not home.warehouse.exists():
+        yield None
+        return
+    with warehouse_lock(home, exclusive=False):
+        con = open_duckdb(home, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

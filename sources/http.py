@@ -1,0 +1,307 @@
+"""The HTTP client every integration uses.
+
+Built on dlt's ``RESTClient`` and its retrying ``Client`` (429, 5xx, connection errors and
+timeouts; exponential backoff; ``Retry-After`` honoured). What dlt does not do, and this
+module adds: a record of every attempt (method, redacted URL, status, duration, attempt
+number, time spent waiting), pacing on an API's own rate-limit headers before it answers
+429, and turning 401/403 into an ``AuthenticationError`` that names the connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from dlt.sources.helpers.requests.retry import Client
+from dlt.sources.helpers.requests.session import Session
+from dlt.sources.helpers.rest_client.client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePagePaginator
+from dlt.sources.helpers.rest_client.redaction import SENSITIVE_PARAMS, sanitize_url
+from requests.auth import AuthBase
+
+from sources.errors import ApiError, AuthenticationError, TransientError
+
+REDACTED_PARAMS = set(SENSITIVE_PARAMS) | {
+    "refresh_token",
+    "code",
+    "client_id",
+    "signature",
+    "sig",
+    "hapikey",
+}
+
+Pacer = Callable[[requests.Response], float]
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    url: str
+    status: int | None
+    duration_ms: float
+    attempt: int
+    waited_ms: float
+    requested_at: datetime
+    error: str | None = None
+
+
+@dataclass
+class RequestLog:
+    """Collects every HTTP attempt of one run; thread-safe."""
+
+    records: list[RequestRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def redact(url: str) -> str:
+    return sanitize_url(url, REDACTED_PARAMS)
+
+
+class _State(threading.local):
+    attempt = 0
+    last_end: float | None = None
+    paced_ms = 0.0
+
+
+class _LoggedSession(Session):
+    """A session whose every ``send`` (each retry attempt included) is recorded."""
+
+    request_log: RequestLog | None = None
+    pacer: Pacer | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state = _State()
+        self._not_before = 0.0
+        self._pace_lock = threading.Lock()
+
+    def begin_logical_request(self) -> None:
+        self._state.attempt = 0
+        self._state.last_end = None
+        self._state.paced_ms = 0.0
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        state = self._state
+        state.attempt += 1
+        waited = 0.0
+        with self._pace_lock:
+            delay = self._not_before - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+            waited += delay
+        start = time.monotonic()
+        if state.last_end is not None:
+            waited += start - state.last_end
+        requested_at = datetime.now(UTC)
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = super().send(request, **kwargs)
+            status = response.status_code
+            if self.pacer is not None:
+                pause = self.pacer(response)
+                if pause > 0:
+                    with self._pace_lock:
+                        self._not_before = max(self._not_before, time.monotonic() + pause)
+            return response
+        except requests.RequestException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            end = time.monotonic()
+            state.last_end = end
+            if self.request_log is not None:
+                self.request_log.add(
+                    RequestRecord(
+                        method=request.method or "GET",
+                        url=redact(request.url or ""),
+                        status=status,
+                        duration_ms=(end - start) * 1000,
+                        attempt=state.attempt,
+                        waited_ms=waited * 1000,
+                        requested_at=requested_at,
+                        error=error,
+                    )
+                )
+
+
+class _LoggedClient(Client):
+    def __init__(self, request_log: RequestLog | None, pacer: Pacer | None, **kwargs: Any):
+        super().__init__(raise_for_status=False, **kwargs)
+        self._request_log = request_log
+        self._pacer = pacer
+
+    def _make_session(self) -> Session:
+        session = _LoggedSession(**self._session_kwargs)  # type: ignore[arg-type]
+        session.request_log = self._request_log
+        session.pacer = self._pacer
+        for key, value in self._session_attrs.items():
+            setattr(session, key, value)
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        from dlt.sources.helpers.requests.retry import _make_retry
+
+        retry = _make_retry(**self._retry_kwargs)
+        retried_send = retry.wraps(session.send)
+
+        def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            session.begin_logical_request()
+            return retried_send(request, **kwargs)
+
+        session.send = send  # type: ignore[method-assign]
+        return session
+
+
+@dataclass
+class HttpSettings:
+    """Retry and timeout settings; the defaults follow dlt's runtime configuration."""
+
+    max_attempts: int = 5
+    backoff_factor: float = 1.0
+    max_retry_delay: float = 300.0
+    timeout: float = 60.0
+
+
+class ApiClient:
+    """One integration's client for one connection: base URL, auth, retries, logging."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connection_id: str,
+        auth: AuthBase | None = None,
+        headers: dict[str, str] | None = None,
+        request_log: RequestLog | None = None,
+        pacer: Pacer | None = None,
+        settings: HttpSettings | None = None,
+    ) -> None:
+        settings = settings or HttpSettings()
+        self.connection_id = connection_id
+        self.base_url = base_url.rstrip("/")
+        self._client = _LoggedClient(
+            request_log,
+            pacer,
+            request_timeout=settings.timeout,
+            request_max_attempts=settings.max_attempts,
+            request_backoff_factor=settings.backoff_factor,
+            request_max_retry_delay=settings.max_retry_delay,
+        )
+        self.rest = RESTClient(
+            base_url=self.base_url,
+            headers={"Accept": "application/json", **(headers or {})},
+            auth=auth,
+            session=self._client.session,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        auth: AuthBase | None = None,
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send one request (with retries); raise a clear error for a final failure."""
+        try:
+            response = self.rest.request(
+                path, method=method, params=params, json=json, auth=auth, headers=headers
+            )
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"connection {self.connection_id!r}: {method} {redact(self._url(path))} failed "
+                f"after retries: {type(exc).__name__}"
+            ) from None
+        if response.status_code in ok:
+            return response
+        check_response(response, self.connection_id)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        paginator: BasePaginator | None = None,
+        params: dict[str, Any] | None = None,
+        data_selector: str | None = None,
+    ) -> Iterator[list[Any]]:
+        """Pages of ``path`` with one of dlt's paginators; errors raised as ours."""
+        hooks = {"response": [lambda r, *a, **k: check_response(r, self.connection_id)]}
+        try:
+            yield from self.rest.paginate(
+                path,
+                params=params,
+                paginator=paginator or SinglePagePaginator(),
+                data_selector=data_selector,
+                hooks=hooks,  # type: ignore[arg-type]
+            )
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"connection {self.connection_id!r}: GET {redact(self._url(path))} failed "
+                f"after retries: {type(exc).__name__}"
+            ) from None
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+
+def check_response(response: requests.Response, connection_id: str) -> None:
+    """Raise ours for a final error status; pass a success through."""
+    status = response.status_code
+    if status < 400:
+        return
+    where = f"{response.request.method} {redact(response.url)}"
+    detail = _error_message(response)
+    if status in (401, 403) and not _is_rate_limit(response):
+        raise AuthenticationError(
+            f"connection {connection_id!r}: the API refused the credentials ({status} on "
+            f"{where}{': ' + detail if detail else ''}); update them with "
+            f"`syncs connections add ... --credential ...` and run again"
+        )
+    if status == 429 or status >= 500:
+        raise TransientError(
+            f"connection {connection_id!r}: {where} still answered {status} after retries"
+            f"{': ' + detail if detail else ''}; the next run resumes from the last good cursor"
+        )
+    raise ApiError(f"connection {connection_id!r}: {where} answered {status}: {detail}")
+
+
+def _is_rate_limit(response: requests.Response) -> bool:
+    if response.status_code == 429:
+        return True
+    if "retry-after" in {k.lower() for k in response.headers}:
+        return True
+    return response.headers.get("x-ratelimit-remaining") == "0"
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors"):
+            if key in body:
+                return str(body[key])[:200]
+    return str(body)[:200]

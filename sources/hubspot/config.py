@@ -1,0 +1,49 @@
+"""Per-connection settings and credentials of a HubSpot connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+HUBSPOT_API = "https://api.hubapi.com"
+
+
+class HubSpotConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(HUBSPOT_API, description="API root; the sandbox's URL in tests")
+    contacts_properties: list[str] = Field(
+        default_factory=list, description="extra contact properties to sync"
+    )
+    companies_properties: list[str] = Field(
+        default_factory=list, description="extra company properties to sync"
+    )
+    deals_properties: list[str] = Field(
+        default_factory=list, description="extra deal properties to sync"
+    )
+
+    @field_validator(
+        "contacts_properties", "companies_properties", "deals_properties", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def extra_properties(self, object_type: str) -> list[str]:
+        return list(getattr(self, f"{object_type}_properties"))
+
+
+class HubSpotCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: SecretStr = Field(description="private app access token")

@@ -1,0 +1,72 @@
+"""HubSpot CRM records as stored: one flat row per object, properties parsed to types.
+
+HubSpot sends every property value as a string (an empty string for no value); the
+models parse them, so a value that cannot be parsed is a rejected record, not a crash.
+Extra properties a connection asks for are kept as strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class HubSpotObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    archived: bool = False
+    archived_at: datetime | None = None
+    createdate: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_strings_are_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+
+class Contact(HubSpotObject):
+    email: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    jobtitle: str | None = None
+    lifecyclestage: str | None = None
+    hs_lead_status: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    website: str | None = None
+    lastmodifieddate: datetime | None = None
+
+
+class Company(HubSpotObject):
+    name: str | None = None
+    domain: str | None = None
+    industry: str | None = None
+    phone: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    numberofemployees: int | None = None
+    annualrevenue: Decimal | None = None
+    lifecyclestage: str | None = None
+    hs_lastmodifieddate: datetime | None = None
+
+
+class Deal(HubSpotObject):
+    dealname: str | None = None
+    amount: Decimal | None = None
+    dealstage: str | None = None
+    pipeline: str | None = None
+    closedate: datetime | None = None
+    hubspot_owner_id: str | None = None
+    hs_lastmodifieddate: datetime | None = None

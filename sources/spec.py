@@ -1,0 +1,114 @@
+"""The contract between an integration and the engine.
+
+An integration declares its models (one table each), its syncs (which models a run fills,
+how often), the pydantic models of its per-connection config and credentials, and an
+``extract`` function that yields pages of raw records for a sync. Everything else —
+validation, Arrow conversion, loading, change detection, scheduling — belongs to the
+platform and is shared by every integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+SyncMode = Literal["incremental", "full"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One table: ``<integration>.<name>``, keyed by ``(connection_id, id)``."""
+
+    name: str
+    schema: type[BaseModel]
+    volatile_fields: frozenset[str] = frozenset()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """A named unit of work that fills one or more models in one run."""
+
+    name: str
+    models: tuple[str, ...]
+    default_frequency: timedelta = timedelta(hours=1)
+    full_refresh_frequency: timedelta = timedelta(days=7)
+    description: str = ""
+
+
+@dataclass
+class Page:
+    """A page of raw records for one model, as the integration read them.
+
+    ``deleted`` pages are tombstones: the API says these records are gone (archived,
+    removed); only their ``id`` (and optionally ``deleted_at``) is read.
+    """
+
+    model: str
+    records: list[dict[str, Any]]
+    deleted: bool = False
+
+
+class Progress(Protocol):
+    def __call__(self, model: str, pages: int, records: int) -> None: ...
+
+
+@dataclass
+class ExtractContext:
+    """What the engine hands to an integration's ``extract`` for one run."""
+
+    connection_id: str
+    sync: SyncSpec
+    mode: SyncMode
+    config: Any
+    credentials: Any
+    cursors: Mapping[str, Any]
+    new_cursors: dict[str, Any] = field(default_factory=dict)
+    http: Any = None
+    save_credentials: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def full_listing(self) -> bool:
+        """True when this run lists every record (full refresh, or no cursor yet)."""
+        return self.mode == "full" or not any(
+            self.cursors.get(m) is not None for m in self.sync.models
+        )
+
+
+ExtractFn = Callable[[ExtractContext], Iterator[Page]]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A customer in the sandbox the demo registers as a connection."""
+
+    connection_id: str
+    credentials: dict[str, str]
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntegrationSpec:
+    name: str
+    title: str
+    config_model: type[BaseModel]
+    credentials_model: type[BaseModel]
+    models: Mapping[str, ModelSpec]
+    syncs: Mapping[str, SyncSpec]
+    extract: ExtractFn
+    rate_limit_pacer: Callable[[Any], float] | None = None
+    sandbox: Callable[..., Any] | None = None
+    description: str = ""
+
+    def model(self, name: str) -> ModelSpec:
+        return self.models[name]
+
+    def sync_for_model(self, model: str) -> SyncSpec:
+        for sync in self.syncs.values():
+            if model in sync.models:
+                return sync
+        raise KeyError(model)
