@@ -124,7 +124,8 @@ def apply_snapshot(
             [run_id],
         )
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {select_cols} LIMIT 0")
+        nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {nulls} LIMIT 0")
 
     compared = [n for n, _ in data_cols if n != "id" and n in fresh_names]
     stable = [n for n in compared if n not in model.volatile_fields]

@@ -246,21 +246,29 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         data_selector: str | None = None,
     ) -> Iterator[list[Any]]:
-        """Pages of ``path`` with one of dlt's paginators; errors raised as ours."""
-        hooks = {"response": [lambda r, *a, **k: check_response(r, self.connection_id)]}
-        try:
-            yield from self.rest.paginate(
-                path,
-                params=params,
-                paginator=paginator or SinglePagePaginator(),
-                data_selector=data_selector,
-                hooks=hooks,  # type: ignore[arg-type]
-            )
-        except requests.RequestException as exc:
-            raise TransientError(
-                f"connection {self.connection_id!r}: GET {redact(self._url(path))} failed "
-                f"after retries: {type(exc).__name__}"
-            ) from None
+        """Pages of ``path`` with one of dlt's paginators.
+
+        dlt's own ``paginate`` checks status in a response hook, which runs on every
+        attempt — before its retries — so this loop checks each page after the retries.
+        """
+        paginator = paginator or SinglePagePaginator()
+        request = self.rest._create_request(path_or_url=path, method="GET", params=params)
+        paginator.init_request(request)
+        while True:
+            try:
+                response = self.rest._send_request(request)
+            except requests.RequestException as exc:
+                raise TransientError(
+                    f"connection {self.connection_id!r}: GET {redact(self._url(path))} failed "
+                    f"after retries: {type(exc).__name__}"
+                ) from None
+            check_response(response, self.connection_id)
+            data = self.rest.extract_response(response, data_selector or "$")
+            paginator.update_state(response, data)
+            paginator.update_request(request)
+            yield data
+            if not paginator.has_next_page:
+                return
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"

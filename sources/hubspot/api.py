@@ -22,7 +22,6 @@ from sources.errors import ApiError
 from sources.http import ApiClient
 
 PAGE_SIZE = 100
-SEARCH_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -160,23 +159,23 @@ class HubSpotApi:
             ]
             if fresh:
                 yield fresh
-            if not results or not (answer.get("paging") or {}).get("next"):
-                if offset + len(results) >= SEARCH_CAP and answer.get("total", 0) > offset + len(
-                    results
-                ):
-                    raise ApiError(
-                        f"more than {SEARCH_CAP} {object_type} share the modification time "
-                        f"{since}; HubSpot's search cannot page past that: run a full refresh"
-                    )
+            has_next = bool((answer.get("paging") or {}).get("next"))
+            total = answer.get("total")
+            if not results or (not has_next and (total is None or offset + len(results) >= total)):
                 return
             last = self._modified(results[-1], prop)
             if last > since:
                 since = last
                 edge_ids = {r["id"] for r in results if self._modified(r, prop) == last}
                 offset = 0
-            else:
+            elif has_next:
                 edge_ids.update(r["id"] for r in results)
                 offset += len(results)
+            else:
+                raise ApiError(
+                    f"{total} {object_type} match from modification time {since} and more than "
+                    "HubSpot's search can page through share that one time; run a full refresh"
+                )
 
     @staticmethod
     def _modified(record: dict[str, Any], prop: str) -> int:
