@@ -18,25 +18,22 @@ makes that impossible.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-import pyarrow as pa
-
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+from typing import Any
 
 import dlt
+import pyarrow as pa
 
-from pipelines.changes import ModelResult, apply_snapshot
+from pipelines.changes import apply_snapshot
 from pipelines.connections import Connection, Connections
 from pipelines.home import Home
+from pipelines.outbox import enqueue
+from pipelines.results import SyncResult, SyncType
 from pipelines.warehouse import (
     open_duckdb,
     quote,
@@ -49,42 +46,6 @@ from sources.errors import ConfigError, SyncsError, TransientError
 from sources.http import RequestLog
 from sources.records import REJECTED_TABLE, RUN_ID, build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
-
-SyncType = Literal["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK"]
-
-
-@dataclass
-class SyncResult:
-    run_id: str
-    connection_id: str
-    integration: str
-    sync: str
-    mode: SyncMode
-    sync_type: SyncType
-    status: Literal["success", "failed"]
-    started_at: datetime
-    finished_at: datetime
-    models: dict[str, ModelResult] = field(default_factory=dict)
-    api_requests: int = 0
-    error_type: str | None = None
-    error: str | None = None
-
-    @property
-    def suspicious(self) -> bool:
-        return any(m.suspicious for m in self.models.values())
-
-    def total(self, name: str) -> int:
-        return sum(getattr(m, name) for m in self.models.values())
-
-    @property
-    def duration_seconds(self) -> float:
-        return (self.finished_at - self.started_at).total_seconds()
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["started_at"] = self.started_at.isoformat()
-        data["finished_at"] = self.finished_at.isoformat()
-        return data
 
 
 class SyncFailed(SyncsError):
@@ -269,7 +230,9 @@ class SyncRunner:
             result.error_type = type(cause).__name__
             result.error = str(cause)
             self._record_failure(result, request_log)
+            enqueue(self.home, result, list(sync.models))
             raise SyncFailed(result, cause) from None
+        enqueue(self.home, result, list(sync.models))
         return result
 
     def _store_rejected(self, con: Any, result: SyncResult, landing: str) -> None:
