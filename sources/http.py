@@ -164,6 +164,17 @@ class _LoggedClient(Client):
         return session
 
 
+class BearerAuth(AuthBase):
+    """``Authorization: Bearer <token>``; the token can be swapped (an OAuth refresh)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 @dataclass
 class HttpSettings:
     """Retry and timeout settings; the defaults follow dlt's runtime configuration."""

@@ -12,22 +12,13 @@ from typing import Any
 
 import requests
 
-from sources.http import ApiClient
+from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, HubSpotApi, flatten, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
 from sources.hubspot.models import Company, Contact, Deal
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
 
 CURSOR_SAFETY = timedelta(minutes=1)
-
-
-class BearerAuth(requests.auth.AuthBase):
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        return request
 
 
 def pace(response: requests.Response) -> float:
