@@ -30,8 +30,8 @@ def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
 class LiveProgress:
     """One status line per model, redrawn in place on a terminal."""
 
-    def __init__(self, stream: Any = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.started = time.monotonic()
         self.last_draw = 0.0
@@ -60,7 +60,8 @@ class LiveProgress:
         self.model = ""
 
 
-def print_result(result: SyncResult, out: Any = sys.stdout) -> None:
+def print_result(result: SyncResult, out: Any = None) -> None:
+    out = out or sys.stdout
     flag = "  (suspicious: empty full listing, nothing deleted)" if result.suspicious else ""
     out.write(
         f"{result.integration}/{result.sync} for {result.connection_id}: {result.sync_type} "

@@ -35,7 +35,8 @@ def _print_table(con: Any, sql: str, out: Any) -> None:
         )
 
 
-def run_demo(records: int = 200, out: Any = sys.stdout) -> int:
+def run_demo(records: int = 200, out: Any = None) -> int:
+    out = out or sys.stdout
     from pipelines.cli import print_result
 
     started = time.monotonic()
