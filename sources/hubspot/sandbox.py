@@ -40,6 +40,7 @@ from sources.sandbox import (
     SandboxError,
     SandboxServer,
     iter_query_list,
+    json_bytes,
     json_response,
 )
 
@@ -222,6 +223,7 @@ class _Record:
     created_ms: int
     updated_ms: int
     archived_ms: int | None = None
+    rev: int = 0
 
     @property
     def archived(self) -> bool:
@@ -234,6 +236,7 @@ class _Store:
     active: list[int] = field(default_factory=list)
     archived: list[int] = field(default_factory=list)
     next_id: int = 1
+    fragments: dict[tuple[str, ...], dict[int, tuple[int, bytes]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -665,6 +668,7 @@ class HubSpotSandbox(SandboxServer):
 
     @staticmethod
     def _touch(object_type: str, record: _Record, when: int) -> None:
+        record.rev += 1
         record.updated_ms = when
         record.properties[LAST_MODIFIED_PROPERTY[object_type]] = iso_ms(when)
 
@@ -821,15 +825,23 @@ class HubSpotSandbox(SandboxServer):
             start = bisect_left(ids, after)
             page = ids[start : start + limit]
             more = start + limit < len(ids)
-            results = [self._render(store.records[i], names, object_type) for i in page]
-        body: dict[str, Any] = {"results": results}
+            fragments = store.fragments.setdefault(names, {})
+            parts = []
+            for i in page:
+                record = store.records[i]
+                cached = fragments.get(i)
+                if cached is None or cached[0] != record.rev:
+                    cached = (record.rev, json_bytes(self._render(record, names, object_type)))
+                    fragments[i] = cached
+                parts.append(cached[1])
+        body = b'{"results":[' + b",".join(parts) + b"]"
         if more:
             cursor = str(page[-1] + 1)
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
             query.append(("after", cursor))
             link = f"{self.base_url}{request.path}?{urlencode(query)}"
-            body["paging"] = {"next": {"after": cursor, "link": link}}
-        return json_response(body)
+            body += b',"paging":' + json_bytes({"next": {"after": cursor, "link": link}})
+        return Response(200, body + b"}")
 
     # GET /crm/v3/objects/{object}/{id}
 
