@@ -27,6 +27,7 @@ class SyncResult:
     api_requests: int = 0
     error_type: str | None = None
     error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def suspicious(self) -> bool:

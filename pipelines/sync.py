@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -35,6 +36,7 @@ from pipelines.home import Home
 from pipelines.outbox import enqueue
 from pipelines.results import SyncResult, SyncType
 from pipelines.warehouse import (
+    ensure_platform_tables,
     open_duckdb,
     quote,
     read_connection,
@@ -183,15 +185,22 @@ class SyncRunner:
             pipeline.config.restore_from_destination = False
             pipeline.abort_packages()
             source = build_source(spec, ctx, run_id, progress, on_batcher)
+            clock = time.perf_counter()
             pipeline.extract(source, loader_file_format="parquet")
+            result.timings["extract"] = time.perf_counter() - clock
+            clock = time.perf_counter()
             pipeline.normalize()
+            result.timings["normalize"] = time.perf_counter() - clock
             full_listing = ctx.full_listing
+            clock = time.perf_counter()
             with warehouse_lock(self.home, exclusive=True):
+                result.timings["lock_wait"] = time.perf_counter() - clock
+                clock = time.perf_counter()
                 pipeline.load()
+                result.timings["load"] = time.perf_counter() - clock
+                clock = time.perf_counter()
                 con = open_duckdb(self.home, read_only=False)
                 try:
-                    from pipelines.warehouse import ensure_platform_tables
-
                     ensure_platform_tables(con)
                     con.execute("BEGIN TRANSACTION")
                     now = datetime.now(UTC)
@@ -207,6 +216,7 @@ class SyncRunner:
                             full_listing=full_listing,
                             now=now,
                         )
+                    result.timings["compare"] = time.perf_counter() - clock
                     self._store_rejected(con, result, landing)
                     self._store_state(con, result, ctx.new_cursors, now)
                     result.finished_at = datetime.now(UTC)
