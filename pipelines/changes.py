@@ -7,9 +7,11 @@ changed non-volatile column is UPDATED (with the names and values that changed),
 in volatile columns alone refreshes the row without an event. A live id missing from a
 complete full listing, or tombstoned by the API, is DELETED and stays, soft-deleted.
 
-Comparing columns rather than storing a content hash keeps the result independent of key
-order (columns are named) and of DuckDB's ``hash()``, which changes across versions; DuckDB
-does the whole compare as set operations in SQL, never row by row in Python.
+Rows are compared by a hash of their columns computed on both sides during the run, never
+stored: a stored fingerprint would turn every record into an update the day DuckDB's
+``hash()`` changes. Columns are named, so key order in the API's answer cannot look like a
+change. The names and values of what changed are computed only for the rows that did.
+DuckDB does the whole compare as set operations in SQL, never row by row in Python.
 
 Everything here runs inside the caller's transaction, so events, record metadata, cursor
 and run bookkeeping commit together or not at all.
@@ -22,7 +24,7 @@ from datetime import datetime
 
 import duckdb
 
-from pipelines.warehouse import quote, table_exists
+from pipelines.warehouse import literal, quote, table_exists
 from sources.records import RUN_ID, SEQ, TOMBSTONES_TABLE
 from sources.spec import ModelSpec
 
@@ -116,16 +118,23 @@ def apply_snapshot(
         else f"CAST(NULL AS {types[n]}) AS {quote(n)}"
         for n, _ in data_cols
     )
+    con.execute("DROP VIEW IF EXISTS _fresh")
+    con.execute("DROP TABLE IF EXISTS _fresh_rows")
     if has_landing:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {select_cols} FROM ("
-            f"SELECT * FROM {landing} WHERE {quote(RUN_ID)} = ? "
-            f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1)",
-            [run_id],
-        )
+        this_run = f"SELECT * FROM {landing} WHERE {quote(RUN_ID)} = {literal(run_id)}"
+        duplicates = con.execute(
+            f"SELECT count(*) - count(DISTINCT id) FROM ({this_run})"
+        ).fetchone()[0]  # type: ignore[index]
+        if duplicates:
+            this_run += (
+                f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
+            )
+            con.execute(f"CREATE TEMP TABLE _fresh AS SELECT {select_cols} FROM ({this_run})")
+        else:
+            con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
     else:
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {nulls} LIMIT 0")
+        con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
 
     compared = [n for n, _ in data_cols if n != "id" and n in fresh_names]
     stable = [n for n in compared if n not in model.volatile_fields]
@@ -141,7 +150,17 @@ def apply_snapshot(
         if stable
         else "CAST([] AS VARCHAR[])"
     )
-    volatile_changed = " OR ".join(distinct(n) for n in volatile) or "false"
+
+    def differs(names: list[str]) -> str:
+        """Rows differ on ``names``: one hash per side, computed now, never stored."""
+        if not names:
+            return "false"
+        left = ", ".join(f"f.{quote(n)}" for n in names)
+        right = ", ".join(f"t.{quote(n)}" for n in names)
+        return f"hash({left}) <> hash({right})"
+
+    stable_changed = differs(stable)
+    volatile_changed = differs(volatile)
     change_values = (
         "to_json(list_filter(["
         + ", ".join(
@@ -156,17 +175,19 @@ def apply_snapshot(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
+        SELECT * FROM (
         SELECT f.id,
-               {changed_list} AS changed_fields,
                CASE
                    WHEN t.id IS NULL OR t._syncs_deleted_at IS NOT NULL THEN 'ADDED'
-                   WHEN len(changed_fields) > 0 THEN 'UPDATED'
+                   WHEN {stable_changed} THEN 'UPDATED'
                    WHEN {volatile_changed} THEN 'TOUCHED'
                    ELSE 'UNCHANGED'
                END AS action,
+               CASE WHEN action = 'UPDATED' THEN {changed_list} END AS changed_fields,
                CASE WHEN action = 'UPDATED' THEN {change_values} END AS changes
         FROM _fresh f
         LEFT JOIN (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
+        ) WHERE action <> 'UNCHANGED'
         """,
         [connection_id],
     )
@@ -255,7 +276,6 @@ def apply_snapshot(
         JOIN _diff d ON d.id = f.id
         LEFT JOIN (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
         LEFT JOIN _events e ON e.record_id = f.id AND e.action <> 'DELETED'
-        WHERE d.action <> 'UNCHANGED'
         ON CONFLICT (connection_id, id) DO UPDATE SET
             {", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id")}
             {"," if len(names) > 1 else ""}
@@ -280,7 +300,7 @@ def apply_snapshot(
     counts = dict(con.execute("SELECT action, count(*) FROM _diff GROUP BY 1").fetchall())
     result.added = counts.get("ADDED", 0)
     result.updated = counts.get("UPDATED", 0)
-    result.unchanged = counts.get("UNCHANGED", 0) + counts.get("TOUCHED", 0)
+    result.unchanged = fetched - result.added - result.updated
     result.deleted = con.execute("SELECT count(*) FROM _gone").fetchone()[0]  # type: ignore[index]
     low, high = con.execute("SELECT min(cursor), max(cursor) FROM _events").fetchone()  # type: ignore[misc]
     result.first_cursor, result.last_cursor = low, high
@@ -288,6 +308,7 @@ def apply_snapshot(
         f"SELECT count(*) FROM {target} WHERE connection_id = ? AND _syncs_deleted_at IS NULL",
         [connection_id],
     ).fetchone()[0]  # type: ignore[index]
-    for temp in ("_fresh", "_diff", "_gone", "_events"):
+    con.execute("DROP VIEW IF EXISTS _fresh")
+    for temp in ("_fresh_rows", "_diff", "_gone", "_events"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result
