@@ -9,12 +9,14 @@ number, time spent waiting), pacing on an API's own rate-limit headers before it
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from queue import Empty, Queue
+from typing import Any, TypeVar
 
 import requests
 from dlt.sources.helpers.requests.retry import Client
@@ -36,6 +38,7 @@ REDACTED_PARAMS = set(SENSITIVE_PARAMS) | {
 }
 
 Pacer = Callable[[requests.Response], float]
+T = TypeVar("T")
 
 
 @dataclass
@@ -274,7 +277,7 @@ class ApiClient:
                     f"after retries: {type(exc).__name__}"
                 ) from None
             check_response(response, self.connection_id)
-            data = self.rest.extract_response(response, data_selector or "$")
+            data = select(decoded_json(response), data_selector)
             paginator.update_state(response, data)
             paginator.update_request(request)
             yield data
@@ -283,6 +286,63 @@ class ApiClient:
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+
+def decoded_json(response: requests.Response) -> Any:
+    """The body decoded once; later ``response.json()`` calls (dlt's paginators) reuse it."""
+    body = json.loads(response.content)
+    response.json = lambda **_: body  # type: ignore[method-assign]
+    return body
+
+
+def select(body: Any, path: str | None) -> list[Any]:
+    """The page's records at a dotted ``path`` (``results``, ``data.items``); ``$`` is the body."""
+    value = body
+    if path and path != "$":
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def prefetch(pages: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Run ``pages`` in a thread, ``depth`` ahead, so waiting on the API overlaps our work.
+
+    Paging with a cursor is sequential, but while the next page is in flight the caller
+    validates and converts the last one. Errors are raised in the caller, in order.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if stop.is_set():
+                    return
+                queue.put(("page", page))
+            queue.put(("end", None))
+        except BaseException as error:
+            queue.put(("error", error))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "page":
+                yield item
+            elif kind == "end":
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                worker.join(timeout=0.05)
 
 
 def check_response(response: requests.Response, connection_id: str) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from sources.http import prefetch
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, Progress
 
 RUN_ID = "_syncs_run_id"
@@ -87,42 +88,70 @@ def _arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
 
 
 class ModelTable:
-    """Turns validated records of one model into Arrow tables with a fixed schema."""
+    """Validates one model's raw records and turns them into Arrow tables.
+
+    A page is validated in one call and dumped in one call (pydantic's core loops, not
+    Python's); only a page with a bad record is validated again record by record to find
+    it. Arrow builds the table from the dicts in C++ with a schema taken from the model.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         if "id" not in spec.schema.model_fields:
             raise TypeError(f"model {spec.name!r} must have an 'id' field")
-        self.fields: list[tuple[str, pa.DataType, bool]] = []
+        self.adapter: TypeAdapter[list[Any]] = TypeAdapter(list[spec.schema])  # type: ignore[name-defined]
+        fields = []
+        self.json_fields: list[str] = []
         for name, info in spec.schema.model_fields.items():
             arrow_type, as_json = _arrow_type(info.annotation)
             if name == "id":
                 arrow_type, as_json = pa.string(), False
-            self.fields.append((name, arrow_type, as_json))
-        self.known = {name for name, _, _ in self.fields}
+            if as_json:
+                self.json_fields.append(name)
+            fields.append(pa.field(name, arrow_type))
+        self.schema = pa.schema(fields)
+        self.known = set(self.schema.names)
+
+    def validate(
+        self, raws: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], ValidationError]]]:
+        """Valid records as plain dicts, and the invalid ones with their errors."""
+        try:
+            return self.adapter.dump_python(self.adapter.validate_python(raws)), []
+        except ValidationError:
+            pass
+        valid, invalid = [], []
+        schema = self.spec.schema
+        for raw in raws:
+            try:
+                valid.append(schema.model_validate(raw).model_dump())
+            except ValidationError as error:
+                invalid.append((raw, error))
+        return valid, invalid
 
     def to_arrow(self, rows: list[dict[str, Any]], run_id: str, first_seq: int) -> pa.Table:
-        extras = sorted({k for row in rows for k in row if k not in self.known})
-        columns: dict[str, pa.Array] = {}
-        for name, arrow_type, as_json in self.fields:
-            values = [row.get(name) for row in rows]
-            if as_json:
-                values = [None if v is None else canonical_json(v) for v in values]
-            elif name == "id":
-                values = [str(v) for v in values]
-            columns[name] = pa.array(values, type=arrow_type)
+        extras: set[str] = set()
+        for row in rows:
+            if len(row) > len(self.known):
+                extras.update(k for k in row if k not in self.known)
+        for name in self.json_fields:
+            for row in rows:
+                value = row.get(name)
+                if value is not None:
+                    row[name] = canonical_json(value)
         for name in extras:
-            values = [row.get(name) for row in rows]
-            columns[name] = pa.array(
-                [
-                    None if v is None else v if isinstance(v, str) else canonical_json(v)
-                    for v in values
-                ],
-                type=pa.string(),
-            )
-        columns[RUN_ID] = pa.array([run_id] * len(rows), type=pa.string())
-        columns[SEQ] = pa.array(range(first_seq, first_seq + len(rows)), type=pa.int64())
-        return pa.table(columns)
+            for row in rows:
+                value = row.get(name)
+                if value is not None and not isinstance(value, str):
+                    row[name] = canonical_json(value)
+        schema = self.schema
+        for name in sorted(extras):
+            schema = schema.append(pa.field(name, pa.string()))
+        table = pa.Table.from_pylist(rows, schema=schema)
+        table = table.append_column(RUN_ID, pa.array([run_id] * len(rows), type=pa.string()))
+        return table.append_column(
+            SEQ, pa.array(range(first_seq, first_seq + len(rows)), type=pa.int64())
+        )
 
 
 def _reason(error: ValidationError) -> str:
@@ -180,21 +209,18 @@ class RecordBatcher:
                     }
                 )
         else:
-            schema = self.tables[page.model].spec.schema
-            valid = self.pending.setdefault(page.model, [])
-            for raw in page.records:
-                try:
-                    valid.append(schema.model_validate(raw).model_dump())
-                except ValidationError as error:
-                    self.rejected_counts[page.model] = self.rejected_counts.get(page.model, 0) + 1
-                    self.rejected.append(
-                        {
-                            "model": page.model,
-                            "record_id": None if raw.get("id") is None else str(raw.get("id")),
-                            "reason": _reason(error),
-                            "payload": canonical_json(raw),
-                        }
-                    )
+            valid, invalid = self.tables[page.model].validate(page.records)
+            self.pending.setdefault(page.model, []).extend(valid)
+            for raw, error in invalid:
+                self.rejected_counts[page.model] = self.rejected_counts.get(page.model, 0) + 1
+                self.rejected.append(
+                    {
+                        "model": page.model,
+                        "record_id": None if raw.get("id") is None else str(raw.get("id")),
+                        "reason": _reason(error),
+                        "payload": canonical_json(raw),
+                    }
+                )
         self.counts[page.model] = self.counts.get(page.model, 0) + len(page.records)
         if self.progress is not None:
             self.progress(page.model, self.pages[page.model], self.counts[page.model])
@@ -243,7 +269,7 @@ def build_source(
 
     @dlt.resource(name=ctx.sync.name, write_disposition="replace")
     def records() -> Iterator[Any]:
-        for page in spec.extract(ctx):
+        for page in prefetch(spec.extract(ctx)):
             yield from batcher.add(page)
         yield from batcher.flush()
 

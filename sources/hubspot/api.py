@@ -97,8 +97,11 @@ def to_millis(value: str | datetime) -> int:
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """One API object as a flat row: top-level fields plus its properties."""
-    properties = dict(record.get("properties") or {})
-    properties.pop("hs_object_id", None)
+    properties = {
+        k: (None if v == "" else v)
+        for k, v in (record.get("properties") or {}).items()
+        if k != "hs_object_id"
+    }
     return {
         **properties,
         "id": record["id"],

@@ -1,7 +1,8 @@
 """HubSpot CRM records as stored: one flat row per object, properties parsed to types.
 
-HubSpot sends every property value as a string (an empty string for no value); the
-models parse them, so a value that cannot be parsed is a rejected record, not a crash.
+HubSpot sends every property value as a string (``api.flatten`` turns an empty one into
+null); the models parse them, so a value that cannot be parsed is a rejected record, not a
+crash.
 Extra properties a connection asks for are kept as strings.
 """
 
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 
 class HubSpotObject(BaseModel):
@@ -23,13 +23,6 @@ class HubSpotObject(BaseModel):
     archived: bool = False
     archived_at: datetime | None = None
     createdate: datetime | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_strings_are_null(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: (None if v == "" else v) for k, v in data.items()}
-        return data
 
 
 class Contact(HubSpotObject):
