@@ -210,8 +210,45 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
+    """``fault KIND`` on any sandbox; ``create|update|archive|restore|erase TOKEN OBJECT [ID]
+    [KEY=VALUE ...]`` on a sandbox whose client has that method."""
+    if spec.sandbox_client is None:
+        raise ConfigError(f"{spec.name} has no sandbox client")
+    client = spec.sandbox_client(url)
+    verb, rest = words[0], words[1:]
+    if verb == "fault":
+        options = _pairs(rest[1:], "fault option")
+        client.inject_fault(
+            rest[0],
+            count=int(options.get("count", 1)),
+            retry_after=int(options.get("retry_after", 1)),
+            delay=float(options.get("delay", 2.0)),
+            path_prefix=options.get("path_prefix"),
+        )
+        print(f"fault {rest[0]} armed on {url}")
+        return 0
+    method = getattr(client, verb, None)
+    if verb.startswith("_") or method is None or len(rest) < 2:
+        raise ConfigError(
+            "say `fault KIND [count=N retry_after=S delay=S]` or "
+            "`create|update|archive|restore|erase TOKEN OBJECT [ID] [KEY=VALUE ...]`"
+        )
+    positional = [w for w in rest if "=" not in w]
+    properties = _pairs([w for w in rest if "=" in w], "property")
+    result = (
+        method(*positional, properties) if verb in ("create", "update") else method(*positional)
+    )
+    print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     spec = get_integration(args.integration)
+    if args.action:
+        if not args.url:
+            raise ConfigError("driving a running sandbox needs --url http://127.0.0.1:PORT")
+        return drive_sandbox(spec, args.url, args.action)
     if spec.sandbox is None:
         raise ConfigError(f"{spec.name} has no sandbox")
     sandbox = spec.sandbox(port=args.port, records=args.records)
@@ -297,8 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--json", action="store_true")
     ch.set_defaults(func=cmd_changes)
 
-    sb = sub.add_parser("sandbox", help="serve an integration's API simulator on loopback")
+    sb = sub.add_parser(
+        "sandbox",
+        help="serve an integration's API simulator on loopback, or drive a running one",
+        description="Without ACTION: serve the sandbox. With --url and ACTION: change a running "
+        "one, e.g. `update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`.",
+    )
     sb.add_argument("integration")
+    sb.add_argument("action", nargs="*", help="what to do to a running sandbox")
+    sb.add_argument("--url", help="the running sandbox's base URL")
     sb.add_argument("--port", type=int, default=0)
     sb.add_argument("--records", type=int, default=200)
     sb.set_defaults(func=cmd_sandbox)
@@ -313,7 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "sandbox":
+        args.action = [*args.action, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args))
     except SyncFailed as failure:

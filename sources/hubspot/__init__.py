@@ -82,6 +82,12 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
         ctx.new_cursors[model] = {"modified_since": new}
 
 
+def _sandbox_client(base_url: str) -> Any:
+    from sources.hubspot.sandbox import HubSpotSandboxClient
+
+    return HubSpotSandboxClient(base_url)
+
+
 def _sandbox(*args: Any, **kwargs: Any) -> Any:
     from sources.hubspot.demo import start_demo_sandbox
 
@@ -116,4 +122,5 @@ SPEC = IntegrationSpec(
     extract=extract,
     rate_limit_pacer=pace,
     sandbox=_sandbox,
+    sandbox_client=_sandbox_client,
 )

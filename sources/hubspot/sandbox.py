@@ -1329,22 +1329,3 @@ class HubSpotSandboxClient(SandboxClient):
     def ids(self, token: str, object_type: str, archived: bool = False) -> list[str]:
         path = self._target(token, object_type) + ("?archived=true" if archived else "")
         return [str(i) for i in self._call("GET", path)["ids"]]
-
-
-DEMO_ACCOUNTS = {"demo-token-acme": 1, "demo-token-globex": 2}
-
-
-def serve(
-    port: int = 0, records: int = 100, accounts: dict[str, int] | None = None
-) -> HubSpotSandbox:
-    """Start a sandbox with demo accounts (token -> seed) of ``records`` contacts each.
-
-    Each account also gets a quarter as many companies and half as many deals. The sandbox runs
-    in a daemon thread; the caller keeps the process alive and calls ``stop()``.
-    """
-    sandbox = HubSpotSandbox(port=port)
-    for token, seed in (accounts or DEMO_ACCOUNTS).items():
-        sandbox.add_account(
-            token, seed=seed, contacts=records, companies=records // 4, deals=records // 2
-        )
-    return sandbox.start()

@@ -108,3 +108,49 @@ def test_remove_purges_rows_of_that_connection_only(home, hubspot, capsys):
     assert code == 0
     assert query(home, "select distinct connection_id from hubspot.contacts") == [("globex",)]
     assert [c.connection_id for c in Connections(home).list()] == ["globex"]
+
+
+def test_sandbox_command_serves_and_drives_a_running_sandbox(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    env = {**os.environ, "SYNCS_HOME": str(tmp_path / "home")}
+    served = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "sandbox", "hubspot", "--records", "20"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert served.stdout is not None
+        first = served.stdout.readline()
+        url = first.split(" on ")[1].split()[0]
+        hint = served.stdout.readline()
+        assert "syncs connections add hubspot acme-hubspot" in hint and url in hint
+
+        def drive(*words: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "pipelines.cli", "sandbox", "hubspot", "--url", url, *words],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        drive("update", "demo-token-acme", "contacts", "1", "jobtitle=Sandbox Driver")
+        drive("fault", "429", "count=1", "retry_after=1")
+        headers = {"Authorization": "Bearer demo-token-acme"}
+        first_try = requests.get(f"{url}/crm/v3/objects/contacts/1", headers=headers)
+        assert first_try.status_code == 429 and first_try.headers["Retry-After"] == "1"
+        record = requests.get(
+            f"{url}/crm/v3/objects/contacts/1", params={"properties": "jobtitle"}, headers=headers
+        ).json()
+        assert record["properties"]["jobtitle"] == "Sandbox Driver"
+    finally:
+        served.terminate()
+        served.wait(timeout=10)

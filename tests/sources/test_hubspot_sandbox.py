@@ -15,7 +15,6 @@ from sources.hubspot.sandbox import (
     PROPERTIES,
     HubSpotSandbox,
     HubSpotSandboxClient,
-    serve,
 )
 from sources.sandbox import SandboxAdminError
 
@@ -528,22 +527,6 @@ def test_admin_endpoints_via_client(sandbox: HubSpotSandbox) -> None:
     with pytest.raises(SandboxAdminError):
         client.inject_fault("teapot")
     client.close()
-
-
-def test_serve_demo_accounts() -> None:
-    sb = serve(records=40)
-    port = sb.port
-    try:
-        acme = list_all(sb, "contacts", token="demo-token-acme")
-        globex = list_all(sb, "contacts", token="demo-token-globex")
-        assert len(acme) == len(globex) == 40
-        assert acme != globex
-        assert len(sb.ids("demo-token-acme", "companies")) == 10
-        assert len(sb.ids("demo-token-acme", "deals")) == 20
-    finally:
-        sb.stop()
-    with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)
 
 
 def test_no_handler_errors(sandbox: HubSpotSandbox) -> None:
