@@ -20,7 +20,8 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from sources.http import prefetch
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, Progress
@@ -87,12 +88,43 @@ def _arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
     return pa.string(), True
 
 
+def _optional(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _optional(typing.get_args(annotation)[0])
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _castable(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether an Arrow cast from ``source`` accepts what pydantic's lax mode accepts."""
+    if source == target:
+        return True
+    text = pa.types.is_string(source) or pa.types.is_large_string(source)
+    if pa.types.is_string(target):
+        return False
+    if pa.types.is_int64(target):
+        return text
+    if pa.types.is_floating(target) or pa.types.is_decimal(target):
+        return text or pa.types.is_integer(source) or pa.types.is_floating(source)
+    if pa.types.is_boolean(target):
+        return text
+    if pa.types.is_timestamp(target) or pa.types.is_date(target):
+        return text
+    return False
+
+
 class ModelTable:
     """Validates one model's raw records and turns them into Arrow tables.
 
-    A page is validated in one call and dumped in one call (pydantic's core loops, not
-    Python's); only a page with a bad record is validated again record by record to find
-    it. Arrow builds the table from the dicts in C++ with a schema taken from the model.
+    Two ways, one result. For a model of plain typed fields (no custom validators, no
+    defaults other than ``None`` or a constant) a batch is validated column by column:
+    Arrow infers each raw column over all records, and a cast to the model's type either
+    succeeds for every value or the batch takes the other way; so does a batch where a
+    missing key and an explicit null would mean different things. That way is pydantic itself: the batch is
+    validated in one call, and only a batch with a bad record is validated record by record
+    to name it. The column-wise way does in C++ what pydantic does per value in Python
+    objects, several times faster, and is never more lenient: anything it is unsure of
+    goes to pydantic.
     """
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -111,6 +143,74 @@ class ModelTable:
             fields.append(pa.field(name, arrow_type))
         self.schema = pa.schema(fields)
         self.known = set(self.schema.names)
+        self.columnar_plan = self._columnar_plan(spec.schema)
+
+    def _columnar_plan(self, schema: type[BaseModel]) -> list[tuple[str, pa.DataType, bool, Any]]:
+        """Per field (name, type, nullable, default when missing); empty when not eligible."""
+        decorators = schema.__pydantic_decorators__
+        if (
+            decorators.validators
+            or decorators.field_validators
+            or decorators.root_validators
+            or decorators.model_validators
+            or decorators.field_serializers
+            or decorators.model_serializers
+            or self.json_fields
+            or schema.model_config.get("extra") == "forbid"
+        ):
+            return []
+        plan = []
+        for field in self.schema:
+            info = schema.model_fields[field.name]
+            if info.alias or info.default_factory is not None:
+                return []
+            if not info.is_required() and not isinstance(
+                info.default, str | int | float | bool | None
+            ):
+                return []
+            plan.append((field.name, field.type, _optional(info.annotation), info.default))
+        return plan
+
+    def columnar(self, raws: list[dict[str, Any]], run_id: str, first_seq: int) -> pa.Table | None:
+        """The batch as a validated table, or ``None`` when pydantic must decide."""
+        if not self.columnar_plan:
+            return None
+        try:
+            table = pa.Table.from_struct_array(pa.array(raws))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        n = table.num_rows
+        columns: dict[str, Any] = {}
+        for name, target, nullable, default in self.columnar_plan:
+            if name not in table.column_names:
+                if default is PydanticUndefined:
+                    return None
+                columns[name] = pa.array([default] * n, type=target)
+                continue
+            column = table[name]
+            if column.null_count and (not nullable or default not in (None, PydanticUndefined)):
+                return None
+            if pa.types.is_null(column.type):
+                columns[name] = pa.nulls(n, target)
+                continue
+            if not _castable(column.type, target):
+                return None
+            try:
+                columns[name] = column.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
+        if self.spec.schema.model_config.get("extra") == "allow":
+            for name in sorted(set(table.column_names) - self.known):
+                column = table[name]
+                if pa.types.is_null(column.type):
+                    columns[name] = pa.nulls(n, pa.string())
+                elif pa.types.is_string(column.type):
+                    columns[name] = column
+                else:
+                    return None
+        columns[RUN_ID] = pa.array([run_id] * n, type=pa.string())
+        columns[SEQ] = pa.array(range(first_seq, first_seq + n), type=pa.int64())
+        return pa.table(columns)
 
     def validate(
         self, raws: list[dict[str, Any]]
@@ -209,18 +309,7 @@ class RecordBatcher:
                     }
                 )
         else:
-            valid, invalid = self.tables[page.model].validate(page.records)
-            self.pending.setdefault(page.model, []).extend(valid)
-            for raw, error in invalid:
-                self.rejected_counts[page.model] = self.rejected_counts.get(page.model, 0) + 1
-                self.rejected.append(
-                    {
-                        "model": page.model,
-                        "record_id": None if raw.get("id") is None else str(raw.get("id")),
-                        "reason": _reason(error),
-                        "payload": canonical_json(raw),
-                    }
-                )
+            self.pending.setdefault(page.model, []).extend(page.records)
         self.counts[page.model] = self.counts.get(page.model, 0) + len(page.records)
         if self.progress is not None:
             self.progress(page.model, self.pages[page.model], self.counts[page.model])
@@ -230,9 +319,27 @@ class RecordBatcher:
             yield from self._flush_side()
 
     def _flush_model(self, model: str) -> Iterator[Any]:
-        rows = self.pending.pop(model, [])
-        if rows:
-            table = self.tables[model].to_arrow(rows, self.run_id, self._next_seq(len(rows)))
+        raws = self.pending.pop(model, [])
+        if not raws:
+            return
+        table_of = self.tables[model]
+        table = table_of.columnar(raws, self.run_id, self._next_seq(len(raws)))
+        if table is None:
+            valid, invalid = table_of.validate(raws)
+            for raw, error in invalid:
+                self.rejected_counts[model] = self.rejected_counts.get(model, 0) + 1
+                self.rejected.append(
+                    {
+                        "model": model,
+                        "record_id": None if raw.get("id") is None else str(raw.get("id")),
+                        "reason": _reason(error),
+                        "payload": canonical_json(raw),
+                    }
+                )
+            table = (
+                table_of.to_arrow(valid, self.run_id, self._next_seq(len(valid))) if valid else None
+            )
+        if table is not None:
             yield dlt.mark.with_table_name(table, model)
 
     def _flush_side(self) -> Iterator[Any]:
