@@ -39,6 +39,14 @@ def _stored_cursor(ctx: ExtractContext) -> datetime | None:
     return min(seen) if seen else None
 
 
+def _started(call: dict[str, Any]) -> datetime | None:
+    """A call's start; None when missing or malformed (validation rejects that call)."""
+    try:
+        return parse_time(call["started"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _transcript_row(entry: dict[str, Any]) -> dict[str, Any]:
     return {"id": entry.get("callId"), **entry}
 
@@ -70,8 +78,8 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
             continue
         yield Page(CALLS, calls)
         for call in calls:
-            if call.get("started"):
-                at = parse_time(call["started"])
+            at = _started(call)
+            if at is not None:
                 newest = at if newest is None else max(newest, at)
         if TRANSCRIPTS in ctx.sync.models:
             ids = [str(call["id"]) for call in calls if call.get("id") is not None]

@@ -116,13 +116,17 @@ def parse_filter_time(value: Any, name: str) -> int:
 
 
 def _as_ms(value: Any) -> int | None:
+    """Epoch milliseconds of a datetime, epoch-millisecond number or ISO text (naive = UTC)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return to_ms(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
-    return parse_filter_time(value, "time")
+    try:
+        return to_ms(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise ValueError(f"invalid time {value!r}; give a datetime or ISO 8601 text") from None
 
 
 def _b64(raw: bytes) -> str:
