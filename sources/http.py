@@ -354,7 +354,7 @@ class ApiClient:
             if empty is not None and empty(response):
                 return
             check_response(response, self.connection_id)
-            data = self.rest.extract_response(response, data_selector or "$")
+            data = select(decoded_json(response), data_selector)
             paginator.update_state(response, data)
             paginator.update_request(request)
             yield data

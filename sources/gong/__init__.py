@@ -93,6 +93,12 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
         ctx.new_cursors[model] = {"started": iso_utc(cursor)}
 
 
+def _sandbox_client(base_url: str) -> Any:
+    from sources.gong.sandbox import GongSandboxClient
+
+    return GongSandboxClient(base_url)
+
+
 def _sandbox(*args: Any, **kwargs: Any) -> Any:
     from sources.gong.demo import start_demo_sandbox
 
@@ -121,4 +127,5 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     sandbox=_sandbox,
+    sandbox_client=_sandbox_client,
 )

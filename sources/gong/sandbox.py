@@ -981,3 +981,25 @@ class GongSandboxClient(SandboxClient):
 
     def call_ids(self, access_key: str) -> list[str]:
         return [str(i) for i in self._call("GET", f"{self._base(access_key)}/calls")["ids"]]
+
+    # The verbs ``syncs sandbox gong --url ... create|update|erase KEY calls [ID] [K=V ...]``
+    # uses, shared by every integration's sandbox client.
+
+    def create(self, access_key: str, object_type: str, fields: dict[str, Any]) -> dict[str, Any]:
+        _only_calls(object_type)
+        return self.create_call(access_key, fields)
+
+    def update(
+        self, access_key: str, object_type: str, call_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        _only_calls(object_type)
+        return self.update_call(access_key, call_id, fields)
+
+    def erase(self, access_key: str, object_type: str, call_id: str) -> None:
+        _only_calls(object_type)
+        self.delete_call(access_key, call_id)
+
+
+def _only_calls(object_type: str) -> None:
+    if object_type != "calls":
+        raise ValueError(f"the Gong sandbox holds 'calls', not {object_type!r}")

@@ -242,37 +242,42 @@ def test_empty_full_listing_deletes_nothing_and_is_flagged(home, gong, runner):
     ]
 
 
-def test_failed_full_refresh_deletes_nothing_and_next_run_is_exact(home, gong, runner):
-    add_gong(home, gong)
-    runner.run("acme")
-    before = query(home, "select count(*) from syncs.change_events")
-    gone = gong.call_ids(ACME)[:2]
-    for call_id in gone:
-        gong.delete_call(ACME, call_id)
+def test_failed_full_refresh_deletes_nothing_and_next_run_is_exact(home, runner):
+    # Small pages, so that many requests remain when the secret is rotated after the first
+    # page is processed (pages are fetched a few ahead of processing).
+    with GongSandbox(rate_limit_per_second=None, page_size=10, transcript_page_size=10) as gong:
+        gong.add_account(ACME, ACME_SECRET, seed=5, calls=200)
+        add_gong(home, gong)
+        runner.run("acme")
+        before = query(home, "select count(*) from syncs.change_events")
+        gone = gong.call_ids(ACME)[-2:]
+        for call_id in gone:
+            gong.delete_call(ACME, call_id)
 
-    def revoke_after_first_page(model: str, pages: int, records: int) -> None:
-        if model == "calls":
-            gong.rotate_secret(ACME, "rotated-by-an-admin")
+        def revoke_after_first_page(model: str, pages: int, records: int) -> None:
+            if model == "calls":
+                gong.rotate_secret(ACME, "rotated-by-an-admin")
 
-    with pytest.raises(SyncFailed) as failure:
-        runner.run("acme", mode="full", progress=revoke_after_first_page)
-    assert failure.value.result.error_type == "AuthenticationError"
-    assert "'acme'" in str(failure.value)
-    assert not failure.value.retryable
-    assert query(home, "select count(*) from syncs.change_events") == before
-    assert query(home, "select count(*) from gong.calls where _syncs_deleted_at is null") == [
-        (250,)
-    ]
-    status = query(
-        home, "select status, error_type from syncs.sync_runs order by started_at desc limit 1"
-    )
-    assert status == [("failed", "AuthenticationError")]
+        with pytest.raises(SyncFailed) as failure:
+            runner.run("acme", mode="full", progress=revoke_after_first_page)
+        assert failure.value.result.error_type == "AuthenticationError"
+        assert "'acme'" in str(failure.value)
+        assert not failure.value.retryable
+        assert 401 in [status for _, _, status in gong.requests_seen]
+        assert query(home, "select count(*) from syncs.change_events") == before
+        live = "select count(*) from gong.calls where _syncs_deleted_at is null"
+        assert query(home, live) == [(200,)]
+        status = query(
+            home,
+            "select status, error_type from syncs.sync_runs order by started_at desc limit 1",
+        )
+        assert status == [("failed", "AuthenticationError")]
 
-    gong.rotate_secret(ACME, ACME_SECRET)
-    (result,) = runner.run("acme", mode="full")
-    assert events(home, result.run_id) == sorted(
-        (m, i, "DELETED", None) for m in ("calls", "call_transcripts") for i in gone
-    )
+        gong.rotate_secret(ACME, ACME_SECRET)
+        (result,) = runner.run("acme", mode="full")
+        assert events(home, result.run_id) == sorted(
+            (m, i, "DELETED", None) for m in ("calls", "call_transcripts") for i in gone
+        )
 
 
 def test_wrong_secret_fails_with_authentication_error(home, gong, runner):

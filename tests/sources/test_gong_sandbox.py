@@ -349,6 +349,13 @@ def test_admin_endpoints_via_client(sandbox: GongSandbox) -> None:
         .status_code
         == 200
     )
+    made = client.create("REMOTE", "calls", {"title": "From the command line"})
+    assert client.update("REMOTE", "calls", made["id"], {"title": "Edited"})["title"] == "Edited"
+    client.erase("REMOTE", "calls", made["id"])
+    assert made["id"] not in client.call_ids("REMOTE")
+    with pytest.raises(ValueError, match="holds 'calls'"):
+        client.create("REMOTE", "contacts", {})
+
     client.clear_requests()
     client.inject_fault("429", retry_after=2, path_prefix="/v2/calls")
     assert client.faults()[0]["kind"] == "429"
