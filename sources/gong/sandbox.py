@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, unquote
 
+from sources.gong.seed import HALF_HOUR_MS, SEED_EPOCH, numeric_id, seed_call
 from sources.sandbox import (
     Request,
     Response,
@@ -52,7 +53,6 @@ from sources.sandbox import (
     json_response,
 )
 
-SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
@@ -82,8 +82,6 @@ CALL_FIELDS = (
 )
 TIME_FIELDS = ("started", "scheduled")
 FIXED_FIELDS = ("id", "url")
-CONFERENCE_SYSTEMS = ("Zoom", "Google Meet", "Microsoft Teams", "Webex")
-TELEPHONY_SYSTEMS = ("RingCentral", "Aircall", "Dialpad", "Outreach")
 _CURSOR_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
 
 
@@ -179,93 +177,6 @@ class _Account:
     daily_day: int = -1
 
 
-# Seed data vocabularies.
-_COMPANIES = (
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
-    "Tyrell", "Cyberdyne", "Wonka", "Oscorp", "Pied Piper", "Nakatomi", "Massive Dynamic",
-)  # fmt: skip
-_FIRST_NAMES = (
-    "Ava", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Lucas", "Mia", "Ethan",
-    "Hugo", "Amelia", "Leo", "Chloe", "Arjun", "Yuki", "Fatima", "Omar", "Zoe", "Priya",
-)  # fmt: skip
-_LAST_NAMES = (
-    "Smith", "Garcia", "Müller", "Rossi", "Kim", "Nguyen", "Silva", "Patel", "Cohen", "Novak",
-    "Dubois", "Jensen", "Tanaka", "Okafor", "Larsen", "Moreau", "Kowalski", "Haddad", "Berg",
-)  # fmt: skip
-_PURPOSES = ("Discovery", "Demo", "Negotiation", "Kickoff", "Quarterly review", None)
-_LANGUAGES = ("eng", "eng", "eng", "eng", "eng", "fre", "spa", "ger")
-_DISPOSITIONS = ("Connected", "Left voicemail", "No answer", "Meeting booked", None)
-_TOPICS = ("Call Setup", "Small Talk", "Pricing", "Product", "Objections", "Next Steps", None)
-_SENTENCES = {
-    "Call Setup": (
-        "Can everyone hear me okay?",
-        "Thanks for making the time today.",
-        "I'll share my screen in a second.",
-        "Let me quickly go over the agenda.",
-    ),
-    "Small Talk": (
-        "How was the conference last week?",
-        "The weather has been great here.",
-        "We just moved into a new office.",
-    ),
-    "Pricing": (
-        "Pricing depends on the number of seats.",
-        "We can offer an annual discount.",
-        "That is above the budget we planned for this quarter.",
-        "Could you send over a formal quote?",
-    ),
-    "Product": (
-        "The sync runs every fifteen minutes.",
-        "Every change shows up as an event.",
-        "Can it connect to our data warehouse?",
-        "Let me show you how the dashboard works.",
-    ),
-    "Objections": (
-        "Security review usually takes a few weeks.",
-        "We already use a competitor for this.",
-        "I need to check with our legal team.",
-    ),
-    "Next Steps": (
-        "Let's schedule a follow-up for next Tuesday.",
-        "I'll send a recap by email.",
-        "Can you loop in your head of data?",
-    ),
-    None: ("Right.", "Sounds good.", "Makes sense.", "Okay, great."),
-}
-
-
-def _numeric_id(rng: random.Random, taken: set[str], digits: int = 19) -> str:
-    while True:
-        value = str(rng.randrange(10 ** (digits - 1), 10**digits))
-        if value not in taken:
-            taken.add(value)
-            return value
-
-
-def _seed_transcript(
-    rng: random.Random, duration_s: int, speakers: list[str]
-) -> list[dict[str, Any]]:
-    monologues: list[dict[str, Any]] = []
-    count = rng.randint(4, 10)
-    clock = rng.randint(500, 5000)
-    slot = max(duration_s * 1000 // (count + 1), 2000)
-    for i in range(count):
-        topic = _TOPICS[min(i * len(_TOPICS) // count, len(_TOPICS) - 1)]
-        if rng.random() < 0.2:
-            topic = None
-        sentences = []
-        for _ in range(rng.randint(1, 3)):
-            length = rng.randint(800, max(slot // 3, 900))
-            sentences.append(
-                {"start": clock, "end": clock + length, "text": rng.choice(_SENTENCES[topic])}
-            )
-            clock += length + rng.randint(100, 600)
-        monologues.append(
-            {"speakerId": speakers[i % len(speakers)], "topic": topic, "sentences": sentences}
-        )
-    return monologues
-
-
 class GongSandbox(SandboxServer):
     """Gong API v2 (``/v2/calls``, ``/v2/calls/transcript``) on 127.0.0.1, one company per
     access key.
@@ -347,11 +258,11 @@ class GongSandbox(SandboxServer):
             access_key=access_key,
             secret=secret,
             seed=seed,
-            workspace_id=workspace_id or _numeric_id(rng, taken, 18),
+            workspace_id=workspace_id or numeric_id(rng, taken, 18),
             offset=timedelta(minutes=utc_offset_minutes),
             rng=rng,
         )
-        account.users = [_numeric_id(rng, taken) for _ in range(rng.randint(3, 6))]
+        account.users = [numeric_id(rng, taken) for _ in range(rng.randint(3, 6))]
         start = _EPOCH_MS - _YEAR_MS
         step = _YEAR_MS / max(calls, 1)
         for i in range(calls):
@@ -401,7 +312,7 @@ class GongSandbox(SandboxServer):
                 fields["started"] = now - (duration if isinstance(duration, int) else 0) * 1000
             if "scheduled" not in fields:
                 at = _as_ms(fields["started"]) or 0
-                fields["scheduled"] = at - at % 1_800_000 if conference else at
+                fields["scheduled"] = at - at % HALF_HOUR_MS if conference else at
             self._apply(account, call, fields)
             return self._render(account, call)
 
@@ -496,8 +407,8 @@ class GongSandbox(SandboxServer):
             call.scheduled_ms = _as_ms(fields.pop("scheduled"))
         call.fields.update(fields)
 
+    @staticmethod
     def _new_call(
-        self,
         account: _Account,
         taken: set[str],
         moment: int,
@@ -506,65 +417,15 @@ class GongSandbox(SandboxServer):
         *,
         processed: bool,
     ) -> _Call:
-        rng = account.rng
-        call_id = _numeric_id(rng, taken)
-        duration = rng.randint(5, 60) * 60
-        company = rng.choice(_COMPANIES)
-        person = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
-        if conference:
-            scheduled = moment - moment % 1_800_000
-            started = scheduled + rng.randint(-120, 480) * 1000
-            system = rng.choice(CONFERENCE_SYSTEMS)
-            purpose = rng.choice(_PURPOSES)
-            title = f"{company} <> Syncs | {purpose or 'Sync'}"
-            fields: dict[str, Any] = {
-                "direction": "Conference",
-                "system": system,
-                "media": "Video",
-                "purpose": purpose,
-                "meetingUrl": f"https://meet.example.com/{system.lower().replace(' ', '-')}/"
-                f"{rng.randrange(10**9, 10**10)}",
-                "calendarEventId": f"{rng.getrandbits(64):016x}",
-                "sdrDisposition": None,
-                "clientUniqueId": None,
-            }
-        else:
-            scheduled = started = moment
-            system = rng.choice(TELEPHONY_SYSTEMS)
-            title = f"Call with {person} ({company})"
-            fields = {
-                "direction": rng.choice(("Inbound", "Outbound")),
-                "system": system,
-                "media": "Audio",
-                "purpose": None,
-                "meetingUrl": None,
-                "calendarEventId": None,
-                "sdrDisposition": rng.choice(_DISPOSITIONS),
-                "clientUniqueId": f"{system.lower()}-{rng.getrandbits(48):012x}",
-            }
-        host = rng.choice(account.users)
-        fields.update(
-            {
-                "title": title,
-                "duration": duration,
-                "primaryUserId": host,
-                "scope": "Internal" if rng.random() < 0.1 else "External",
-                "language": rng.choice(_LANGUAGES),
-                "workspaceId": account.workspace_id,
-                "customData": None,
-                "isPrivate": rng.random() < 0.05,
-            }
-        )
-        if transcript is None:
-            speakers = [_numeric_id(rng, set()) for _ in range(rng.randint(2, 4))]
-            transcript = _seed_transcript(rng, duration, speakers)
+        call_id = numeric_id(account.rng, taken)
+        seeded = seed_call(account.rng, moment, conference, account.users, account.workspace_id)
         call = _Call(
             id=call_id,
-            fields=fields,
-            started_ms=started,
-            scheduled_ms=scheduled,
+            fields=seeded.fields,
+            started_ms=seeded.started_ms,
+            scheduled_ms=seeded.scheduled_ms,
             conference=conference,
-            transcript=copy.deepcopy(transcript),
+            transcript=copy.deepcopy(seeded.transcript if transcript is None else transcript),
             processed=processed,
         )
         account.calls[call_id] = call
