@@ -9,9 +9,11 @@ number, time spent waiting), pacing on an API's own rate-limit headers before it
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -178,6 +180,34 @@ class BearerAuth(AuthBase):
         return request
 
 
+class RequestRatePacer:
+    """Keeps a client under an API's documented request rate (``max_requests`` per ``per``
+    seconds) when the API sends no headers to pace on, so it is not answered 429 at all.
+
+    Use one per client: it remembers when the client's last requests were answered.
+    """
+
+    def __init__(self, max_requests: float, per: float = 1.0) -> None:
+        if max_requests <= 0 or per <= 0:
+            raise ValueError("max_requests and per must be positive")
+        self.per = float(per)
+        self.burst = max(int(max_requests * per), 1)
+        self._answered: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def __call__(self, response: requests.Response) -> float:
+        """Seconds to wait before the next request."""
+        now = time.monotonic()
+        with self._lock:
+            answered = self._answered
+            answered.append(now)
+            while answered and answered[0] <= now - self.per:
+                answered.popleft()
+            if len(answered) < self.burst:
+                return 0.0
+            return max(answered[-self.burst] + self.per - now, 0.0)
+
+
 @dataclass
 class HttpSettings:
     """Retry and timeout settings; the defaults follow dlt's runtime configuration."""
@@ -286,6 +316,50 @@ class ApiClient:
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+    def paginate_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        paginator: BasePaginator | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        data_selector: str | None = None,
+        empty: Callable[[requests.Response], bool] | None = None,
+    ) -> Iterator[list[Any]]:
+        """Pages of any request, a POST with a JSON body included, like ``paginate``.
+
+        A paginator with ``cursor_body_path`` carries the cursor in the body (the caller's
+        ``json`` is copied, never changed). ``empty`` recognises an answer that means "no
+        records" although its status is an error (some APIs answer an empty filter with
+        404): such an answer ends the listing instead of failing it.
+        """
+        paginator = paginator or SinglePagePaginator()
+        request = self.rest._create_request(
+            path_or_url=path,
+            method=method,  # type: ignore[arg-type]
+            params=params,
+            json=copy.deepcopy(json) if json is not None else None,
+        )
+        paginator.init_request(request)
+        while True:
+            try:
+                response = self.rest._send_request(request)
+            except requests.RequestException as exc:
+                raise TransientError(
+                    f"connection {self.connection_id!r}: {method} {redact(self._url(path))} "
+                    f"failed after retries: {type(exc).__name__}"
+                ) from None
+            if empty is not None and empty(response):
+                return
+            check_response(response, self.connection_id)
+            data = select(decoded_json(response), data_selector)
+            paginator.update_state(response, data)
+            paginator.update_request(request)
+            yield data
+            if not paginator.has_next_page:
+                return
 
 
 def decoded_json(response: requests.Response) -> Any:

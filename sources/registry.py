@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sources.errors import ConfigError
+from sources.gong import SPEC as GONG
 from sources.hubspot import SPEC as HUBSPOT
 from sources.spec import IntegrationSpec
 
-INTEGRATIONS: dict[str, IntegrationSpec] = {spec.name: spec for spec in (HUBSPOT,)}
+INTEGRATIONS: dict[str, IntegrationSpec] = {spec.name: spec for spec in (HUBSPOT, GONG)}
 
 
 def get_integration(name: str) -> IntegrationSpec:
