@@ -14,14 +14,14 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from queue import Empty, Queue
 from typing import Any, TypeVar
 
 import requests
-from dlt.sources.helpers.requests.retry import Client
+from dlt.sources.helpers.requests.retry import Client, RetryPredicate
 from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePagePaginator
@@ -41,6 +41,7 @@ REDACTED_PARAMS = set(SENSITIVE_PARAMS) | {
 
 Pacer = Callable[[requests.Response], float]
 T = TypeVar("T")
+RateLimited = Callable[[requests.Response], bool]
 
 
 @dataclass
@@ -143,8 +144,14 @@ class _LoggedSession(Session):
 
 
 class _LoggedClient(Client):
-    def __init__(self, request_log: RequestLog | None, pacer: Pacer | None, **kwargs: Any):
-        super().__init__(raise_for_status=False, **kwargs)
+    def __init__(
+        self,
+        request_log: RequestLog | None,
+        pacer: Pacer | None,
+        retry_condition: RetryPredicate | Sequence[RetryPredicate] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(raise_for_status=False, retry_condition=retry_condition, **kwargs)
         self._request_log = request_log
         self._pacer = pacer
 
@@ -218,8 +225,31 @@ class HttpSettings:
     timeout: float = 60.0
 
 
+def logged_session(
+    request_log: RequestLog | None, settings: HttpSettings | None = None
+) -> requests.Session:
+    """A session with the shared retries and request log, for a URL outside an API's base
+    (an OAuth2 token endpoint, say); the caller checks the final status itself."""
+    settings = settings or HttpSettings()
+    client = _LoggedClient(
+        request_log,
+        None,
+        request_timeout=settings.timeout,
+        request_max_attempts=settings.max_attempts,
+        request_backoff_factor=settings.backoff_factor,
+        request_max_retry_delay=settings.max_retry_delay,
+    )
+    return client.session
+
+
 class ApiClient:
-    """One integration's client for one connection: base URL, auth, retries, logging."""
+    """One integration's client for one connection: base URL, auth, retries, logging.
+
+    ``rate_limited`` recognises an API's own way of saying "slow down" when it is not a 429
+    (Google answers 403 with a rate-limit reason): such answers are retried with backoff like
+    a 429, and one that persists is a ``TransientError``. ``retry_condition`` adds dlt retry
+    predicates, e.g. an OAuth2 auth that refreshes its token after a 401 and asks to resend.
+    """
 
     def __init__(
         self,
@@ -231,13 +261,24 @@ class ApiClient:
         request_log: RequestLog | None = None,
         pacer: Pacer | None = None,
         settings: HttpSettings | None = None,
+        rate_limited: RateLimited | None = None,
+        retry_condition: RetryPredicate | Sequence[RetryPredicate] | None = None,
     ) -> None:
         settings = settings or HttpSettings()
         self.connection_id = connection_id
         self.base_url = base_url.rstrip("/")
+        self.rate_limited = rate_limited
+        conditions: list[RetryPredicate] = []
+        if rate_limited is not None:
+            conditions.append(lambda response, _: response is not None and rate_limited(response))
+        if retry_condition is not None:
+            conditions.extend(
+                [retry_condition] if callable(retry_condition) else list(retry_condition)
+            )
         self._client = _LoggedClient(
             request_log,
             pacer,
+            conditions or None,
             request_timeout=settings.timeout,
             request_max_attempts=settings.max_attempts,
             request_backoff_factor=settings.backoff_factor,
@@ -273,7 +314,7 @@ class ApiClient:
             ) from None
         if response.status_code in ok:
             return response
-        check_response(response, self.connection_id)
+        self._check(response)
         return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -306,13 +347,23 @@ class ApiClient:
                     f"connection {self.connection_id!r}: GET {redact(self._url(path))} failed "
                     f"after retries: {type(exc).__name__}"
                 ) from None
-            check_response(response, self.connection_id)
+            self._check(response)
             data = select(decoded_json(response), data_selector)
             paginator.update_state(response, data)
             paginator.update_request(request)
             yield data
             if not paginator.has_next_page:
                 return
+
+    def _check(self, response: requests.Response) -> None:
+        if response.status_code >= 400 and self.rate_limited and self.rate_limited(response):
+            raise TransientError(
+                f"connection {self.connection_id!r}: {response.request.method} "
+                f"{redact(response.url)} was still rate limited after retries "
+                f"({response.status_code}: {_error_message(response)}); the next run resumes "
+                "from the last good cursor"
+            )
+        check_response(response, self.connection_id)
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
@@ -456,5 +507,8 @@ def _error_message(response: requests.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error_description", "error", "errors"):
             if key in body:
-                return str(body[key])[:200]
+                value = body[key]
+                if isinstance(value, dict) and "message" in value:
+                    value = value["message"]
+                return str(value)[:200]
     return str(body)[:200]
