@@ -255,10 +255,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(f"{spec.title} sandbox on {sandbox.base_url} (Ctrl-C to stop)")
     for account in sandbox.accounts:
         creds = " ".join(f"--credential {k}={v}" for k, v in account.credentials.items())
-        print(
-            f"  syncs connections add {spec.name} {account.connection_id} {creds} "
-            f"--config base_url={sandbox.base_url}"
-        )
+        config = " ".join(f"--config {k}={v}" for k, v in account.config.items())
+        print(f"  syncs connections add {spec.name} {account.connection_id} {creds} {config}")
     sys.stdout.flush()
     try:
         while True:
