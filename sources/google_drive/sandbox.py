@@ -350,6 +350,7 @@ class GoogleDriveSandbox(SandboxServer):
         self.route("POST", admin + r"/refresh_tokens/(?P<token>[^/]+)/revoke", self._admin_revoke)
         self.route("GET", account, self._admin_account)
         self.route("POST", account + r"/drives", self._admin_add_drive)
+        self.route("POST", account + r"/refresh_tokens", self._admin_add_refresh_token)
         self.route("POST", account + r"/access_tokens", self._admin_issue_token)
         self.route("POST", account + r"/access_tokens/expire", self._admin_expire_tokens)
         self.route("GET", account + r"/files", self._admin_ids)
@@ -458,9 +459,16 @@ class GoogleDriveSandbox(SandboxServer):
                 file_owner = f"{colleague}@{account.email.split('@', 1)[1]}"
                 parents = []
             file = self._new_file(
-                account, name, mime, parents, drive_id, file_owner, file_owner or account.email,
-                created, content=f"{account.seed}:{i}" if ext else None,
-            )  # fmt: skip
+                account,
+                name,
+                mime,
+                parents,
+                drive_id,
+                file_owner,
+                file_owner or account.email,
+                created,
+                content=f"{account.seed}:{i}" if ext else None,
+            )
             file.modified_ms = modified
             file.shared = file_owner != owner or rng.random() < 0.2
             if rng.random() < 0.15:
@@ -595,9 +603,16 @@ class GoogleDriveSandbox(SandboxServer):
             drive_id = self._drive_of(account, parent_id)
             owner = None if drive_id else account.email
             file = self._new_file(
-                account, name, mime_type, [parent_id], drive_id, owner, account.email, when,
+                account,
+                name,
+                mime_type,
+                [parent_id],
+                drive_id,
+                owner,
+                account.email,
+                when,
                 content=content if content is not None else f"{name}:{when}",
-            )  # fmt: skip
+            )
             file.description = description
             return self._render(account, file)
 
@@ -997,8 +1012,9 @@ class GoogleDriveSandbox(SandboxServer):
         after = self._decode_page_token(request.arg("pageToken"), fingerprint)
         with self._data:
             if drive_id is not None and drive_id not in account.drives:
-                raise _error(404, f"Shared drive not found: {drive_id}", "notFound",
-                             "parameter:driveId")  # fmt: skip
+                raise _error(
+                    404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
+                )
             key = (account.email, account.version, q, corpora, drive_id, all_drives)
             seqs = self._match_cache.get(key)
             if seqs is None:
@@ -1061,8 +1077,7 @@ class GoogleDriveSandbox(SandboxServer):
             else:
                 file = account.files.get(file_id)
                 if file is None or (file.drive_id is not None and not all_drives):
-                    raise _error(404, f"File not found: {file_id}.", "notFound",
-                                 "parameter:fileId")  # fmt: skip
+                    raise _error(404, f"File not found: {file_id}.", "notFound", "parameter:fileId")
                 body = self._render(account, file)
         return json_response(select(body, selection))
 
@@ -1076,8 +1091,9 @@ class GoogleDriveSandbox(SandboxServer):
                 if not self._flag(request, "supportsAllDrives"):
                     raise _invalid("supportsAllDrives", "driveId requires supportsAllDrives")
                 if drive_id not in account.drives:
-                    raise _error(404, f"Shared drive not found: {drive_id}", "notFound",
-                                 "parameter:driveId")  # fmt: skip
+                    raise _error(
+                        404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
+                    )
             token = str(account.change_counter + 1)
         body = {"kind": "drive#startPageToken", "startPageToken": token}
         return json_response(select(body, selection))
@@ -1105,8 +1121,9 @@ class GoogleDriveSandbox(SandboxServer):
             if not 1 <= start <= account.change_counter + 1:
                 raise _invalid("pageToken")
             if drive_id is not None and drive_id not in account.drives:
-                raise _error(404, f"Shared drive not found: {drive_id}", "notFound",
-                             "parameter:driveId")  # fmt: skip
+                raise _error(
+                    404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
+                )
             changes: list[dict[str, Any]] = []
             next_token: str | None = None
             index = bisect_left(account.change_ids, start)
@@ -1114,9 +1131,13 @@ class GoogleDriveSandbox(SandboxServer):
                 change_id = account.change_ids[index]
                 index += 1
                 entry = self._change_entry(
-                    account, change_id, drive_id, all_drives and supports, include_removed,
+                    account,
+                    change_id,
+                    drive_id,
+                    all_drives and supports,
+                    include_removed,
                     my_drive_only,
-                )  # fmt: skip
+                )
                 if entry is None:
                     continue
                 changes.append(entry)
@@ -1154,9 +1175,11 @@ class GoogleDriveSandbox(SandboxServer):
         entry: dict[str, Any] = {"kind": "drive#change", "changeType": "file"}
         if file is not None:
             entry.update(
-                time=rfc3339(file.change_ms), removed=False, fileId=file.id,
+                time=rfc3339(file.change_ms),
+                removed=False,
+                fileId=file.id,
                 file=self._render(account, file),
-            )  # fmt: skip
+            )
         elif removed is not None:
             if not include_removed:
                 return None
@@ -1296,6 +1319,15 @@ class GoogleDriveSandbox(SandboxServer):
         email = unquote(request.params["email"])
         name = str(self._payload(request).get("name") or "Shared drive")
         return self._admin_call(lambda: {"id": self.add_shared_drive(email, name)}, 201)
+
+    def _admin_add_refresh_token(self, request: Request) -> Response:
+        email = unquote(request.params["email"])
+        token = self._payload(request).get("refresh_token")
+        if not isinstance(token, str) or not token:
+            raise SandboxError(400, "refresh_token is required", "invalid")
+        return self._admin_call(
+            lambda: self.add_refresh_token(email, token) or {"added": True}, 201
+        )
 
     def _admin_issue_token(self, request: Request) -> Response:
         email = unquote(request.params["email"])
@@ -1517,12 +1549,8 @@ class GoogleDriveSandboxClient(SandboxClient):
         self._call("POST", self._account(email) + "/access_tokens/expire")
 
     def add_refresh_token(self, email: str, refresh_token: str) -> None:
-        """The user authorized the app again: one more refresh token reaches the account."""
-        with self._data:
-            self._account(email)
-            if self._refresh_tokens.get(refresh_token, email) != email:
-                raise ValueError("refresh_token already belongs to another account")
-            self._refresh_tokens[refresh_token] = email
+        path = self._account(email) + "/refresh_tokens"
+        self._call("POST", path, {"refresh_token": refresh_token})
 
     def revoke_refresh_token(self, refresh_token: str) -> None:
         path = f"/_sandbox/google_drive/refresh_tokens/{quote(refresh_token, safe='')}/revoke"

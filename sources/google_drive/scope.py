@@ -43,11 +43,10 @@ class Scope:
         return bool(self.roots)
 
     def contains(self, file: dict[str, Any]) -> bool:
-        """Whether the file, as it is now, belongs to the connection."""
+        """Whether the file, as it is now, belongs to the connection (a configured folder
+        itself does not: a full listing holds what is under it)."""
         if self.whole_account:
             return file.get("driveId") is None
-        if file["id"] in self.roots:
-            return True
         if file.get("driveId") in self.drives:
             return True
         return any(self._folder_inside(p) for p in file.get("parents") or [])

@@ -306,8 +306,9 @@ def test_shared_drives_need_the_all_drives_parameters(sandbox: GoogleDriveSandbo
     )
     assert [f["id"] for f in listing] == in_drive
     assert all(f["driveId"] == drive_id and "owners" not in f for f in listing)
-    everything = list_all(s, sandbox, corpora="allDrives", includeItemsFromAllDrives="true",
-                          supportsAllDrives="true")  # fmt: skip
+    everything = list_all(
+        s, sandbox, corpora="allDrives", includeItemsFromAllDrives="true", supportsAllDrives="true"
+    )
     assert {f["id"] for f in everything} == mine | set(in_drive)
 
     no_drive = s.get(url, params={"corpora": "drive", "includeItemsFromAllDrives": "true"})
@@ -327,8 +328,11 @@ def test_shared_drives_need_the_all_drives_parameters(sandbox: GoogleDriveSandbo
     assert error_of(hidden)["message"] == f"File not found: {in_drive[0]}."
     shown = s.get(one, params={"supportsAllDrives": "true", "fields": "id,driveId"}, timeout=5)
     assert shown.json() == {"id": in_drive[0], "driveId": drive_id}
-    root = s.get(f"{sandbox.base_url}/drive/v3/files/{drive_id}",
-                 params={"supportsAllDrives": "true", "fields": "*"}, timeout=5).json()  # fmt: skip
+    root = s.get(
+        f"{sandbox.base_url}/drive/v3/files/{drive_id}",
+        params={"supportsAllDrives": "true", "fields": "*"},
+        timeout=5,
+    ).json()
     assert root["mimeType"] == FOLDER and "parents" not in root
     my_root = s.get(f"{sandbox.base_url}/drive/v3/files/root", params={"fields": "id,name"}).json()
     assert my_root == {"id": sandbox.root_id(ANA), "name": "My Drive"}
@@ -464,8 +468,15 @@ def test_injected_faults_speak_google(sandbox: GoogleDriveSandbox) -> None:
 def test_same_seed_same_data_and_accounts_differ() -> None:
     def snapshot(seed: int) -> list[dict[str, Any]]:
         with GoogleDriveSandbox() as sb:
-            sb.add_account(ANA, refresh_token=ANA_REFRESH, seed=seed, files=60, folders=5,
-                           shared_drives=1, shared_drive_files=10)  # fmt: skip
+            sb.add_account(
+                ANA,
+                refresh_token=ANA_REFRESH,
+                seed=seed,
+                files=60,
+                folders=5,
+                shared_drives=1,
+                shared_drive_files=10,
+            )
             return [sb.get(ANA, i) for i in sb.ids(ANA)]
 
     assert snapshot(3) == snapshot(3)
@@ -544,6 +555,10 @@ def test_admin_endpoints_via_client(sandbox: GoogleDriveSandbox) -> None:
     assert requests.get(api, headers=headers, timeout=5).status_code == 401
     client.revoke_refresh_token("1//cy")
     assert grant(sandbox, "1//cy").status_code == 400
+    client.add_refresh_token("cy@gamma.example.com", "1//cy-again")
+    assert grant(sandbox, "1//cy-again").status_code == 200
+    with pytest.raises(SandboxAdminError):
+        client.add_refresh_token("cy@gamma.example.com", ANA_REFRESH)
 
     client.clear_requests()
     client.inject_fault("429", path_prefix="/drive/v3/changes")
