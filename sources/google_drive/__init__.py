@@ -172,6 +172,12 @@ def _tombstone_subtree(api: DriveApi, folder_id: str, when: str | None) -> Itera
             yield Page(MODEL, [{"id": f["id"], "deleted_at": when} for f in files], deleted=True)
 
 
+def _sandbox_client(base_url: str) -> Any:
+    from sources.google_drive.sandbox import GoogleDriveSandboxClient
+
+    return GoogleDriveSandboxClient(base_url)
+
+
 def _sandbox(*args: Any, **kwargs: Any) -> Any:
     from sources.google_drive.demo import start_demo_sandbox
 
@@ -197,4 +203,5 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     sandbox=_sandbox,
+    sandbox_client=_sandbox_client,
 )

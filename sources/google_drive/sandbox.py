@@ -37,12 +37,13 @@ import threading
 import time
 from bisect import bisect_left
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
+from sources.errors import ConfigError
 from sources.google_drive.sandbox_query import (
     FileView,
     QueryError,
@@ -1380,6 +1381,8 @@ class GoogleDriveSandbox(SandboxServer):
     def _admin_update(self, request: Request) -> Response:
         email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
         payload = self._payload(request)
+        if payload.get("starred") is not None and not isinstance(payload["starred"], bool):
+            raise SandboxError(400, "starred must be true or false", "invalid")
         return self._admin_call(
             lambda: self.update(
                 email,
@@ -1418,6 +1421,20 @@ class GoogleDriveSandbox(SandboxServer):
 
 def _at_json(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
+
+
+def _fields(given: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Keyword arguments given as a mapping, with text such as ``starred=true`` typed."""
+    out: dict[str, Any] = {}
+    for key, value in (given or {}).items():
+        if key not in allowed:
+            raise ConfigError(f"unknown field {key!r}; use {', '.join(allowed)}")
+        if key == "starred" and isinstance(value, str):
+            if value.lower() not in ("true", "false"):
+                raise ConfigError(f"starred must be true or false, not {value!r}")
+            value = value.lower() == "true"
+        out[key] = value
+    return out
 
 
 class GoogleDriveSandboxClient(SandboxClient):
@@ -1488,6 +1505,7 @@ class GoogleDriveSandboxClient(SandboxClient):
         self,
         email: str,
         name: str,
+        fields: Mapping[str, Any] | None = None,
         *,
         mime_type: str = "text/plain",
         parent: str | None = None,
@@ -1495,7 +1513,9 @@ class GoogleDriveSandboxClient(SandboxClient):
         content: str | None = None,
         at: datetime | None = None,
     ) -> dict[str, Any]:
-        payload = {
+        """``fields`` takes the keyword arguments as a mapping too (``syncs sandbox ... create
+        EMAIL NAME parent=ID``)."""
+        payload: dict[str, Any] = {
             "name": name,
             "mime_type": mime_type,
             "parent": parent,
@@ -1503,12 +1523,14 @@ class GoogleDriveSandboxClient(SandboxClient):
             "content": content,
             "at": _at_json(at),
         }
+        payload.update(_fields(fields, ("mime_type", "parent", "description", "content", "at")))
         return dict(self._call("POST", f"{self._account(email)}/files", payload))
 
     def update(
         self,
         email: str,
         file_id: str,
+        fields: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
         description: str | None = None,
@@ -1516,13 +1538,14 @@ class GoogleDriveSandboxClient(SandboxClient):
         content: str | None = None,
         at: datetime | None = None,
     ) -> dict[str, Any]:
-        payload = {
+        payload: dict[str, Any] = {
             "name": name,
             "description": description,
             "starred": starred,
             "content": content,
             "at": _at_json(at),
         }
+        payload.update(_fields(fields, ("name", "description", "starred", "content", "at")))
         return dict(self._call("PATCH", self._one(email, file_id), payload))
 
     def move(

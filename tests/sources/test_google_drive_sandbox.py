@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -581,3 +582,23 @@ def test_no_handler_errors(sandbox: GoogleDriveSandbox) -> None:
     ]
     assert [a.status_code for a in answers] == [400, 400, 400, 400, 404, 400, 400]
     assert sandbox.handler_errors == []
+
+
+def test_syncs_sandbox_drives_a_running_drive_sandbox(sandbox: GoogleDriveSandbox, capsys) -> None:
+    from pipelines.cli import main
+
+    def drive(*words: str) -> int:
+        return main(["sandbox", "google_drive", "--url", sandbox.base_url, *words])
+
+    folder = sandbox.ids(ANA, folders_only=True)[0]
+    assert drive("create", ANA, "From the CLI.txt", f"parent={folder}", "content=hello") == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["parents"] == [folder] and created["name"] == "From the CLI.txt"
+    assert drive("update", ANA, created["id"], "starred=true", "name=Renamed.txt") == 0
+    assert sandbox.get(ANA, created["id"])["starred"] is True
+    assert drive("trash", ANA, created["id"]) == 0
+    assert sandbox.get(ANA, created["id"])["trashed"] is True
+    assert drive("update", ANA, created["id"], "colour=blue") == 2
+    assert "unknown field 'colour'" in capsys.readouterr().err
+    assert drive("fault", "429", "count=1", "path_prefix=/drive/v3/changes") == 0
+    assert sandbox.pending_faults[0].kind == "429"
