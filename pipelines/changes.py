@@ -129,7 +129,8 @@ def apply_snapshot(
             this_run += (
                 f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
             )
-            con.execute(f"CREATE TEMP TABLE _fresh AS SELECT {select_cols} FROM ({this_run})")
+            con.execute(f"CREATE TEMP TABLE _fresh_rows AS SELECT {select_cols} FROM ({this_run})")
+            con.execute("CREATE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
         else:
             con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
     else:
