@@ -21,6 +21,8 @@ from queue import Empty, Queue
 from typing import Any, TypeVar
 
 import requests
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs.runtime_configuration import RuntimeConfiguration
 from dlt.sources.helpers.requests.retry import Client, RetryPredicate
 from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client.client import RESTClient
@@ -217,12 +219,27 @@ class RequestRatePacer:
 
 @dataclass
 class HttpSettings:
-    """Retry and timeout settings; the defaults follow dlt's runtime configuration."""
+    """Retry and timeout settings, from dlt's runtime configuration.
+
+    So ``RUNTIME__REQUEST_MAX_ATTEMPTS``, ``…_BACKOFF_FACTOR``, ``…_MAX_RETRY_DELAY`` and
+    ``…_TIMEOUT`` (or the same keys in dlt's config files) tune every integration at once.
+    """
 
     max_attempts: int = 5
     backoff_factor: float = 1.0
     max_retry_delay: float = 300.0
     timeout: float = 60.0
+
+    @classmethod
+    def from_dlt(cls) -> HttpSettings:
+        config = resolve_configuration(RuntimeConfiguration())
+        timeout = config.request_timeout
+        return cls(
+            max_attempts=config.request_max_attempts,
+            backoff_factor=config.request_backoff_factor,
+            max_retry_delay=float(config.request_max_retry_delay),
+            timeout=float(timeout if isinstance(timeout, int | float) else 60.0),
+        )
 
 
 def logged_session(
@@ -230,7 +247,7 @@ def logged_session(
 ) -> requests.Session:
     """A session with the shared retries and request log, for a URL outside an API's base
     (an OAuth2 token endpoint, say); the caller checks the final status itself."""
-    settings = settings or HttpSettings()
+    settings = settings or HttpSettings.from_dlt()
     client = _LoggedClient(
         request_log,
         None,
@@ -264,7 +281,7 @@ class ApiClient:
         rate_limited: RateLimited | None = None,
         retry_condition: RetryPredicate | Sequence[RetryPredicate] | None = None,
     ) -> None:
-        settings = settings or HttpSettings()
+        settings = settings or HttpSettings.from_dlt()
         self.connection_id = connection_id
         self.base_url = base_url.rstrip("/")
         self.rate_limited = rate_limited
