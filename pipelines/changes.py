@@ -178,6 +178,7 @@ def apply_snapshot(
         CREATE OR REPLACE TEMP TABLE _diff AS
         SELECT * FROM (
         SELECT f.id,
+               t.id IS NULL AS is_new,
                CASE
                    WHEN t.id IS NULL OR t._syncs_deleted_at IS NOT NULL THEN 'ADDED'
                    WHEN {stable_changed} THEN 'UPDATED'
@@ -262,27 +263,37 @@ def apply_snapshot(
     names = [n for n, _ in data_cols]
     insert_cols = ", ".join(["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS)])
     fresh_select = ", ".join(f"f.{quote(n)}" for n in names)
-    changed = "d.action IN ('ADDED', 'UPDATED')"
     con.execute(
         f"""
         INSERT INTO {target} ({insert_cols})
-        SELECT ?, {fresh_select},
-               CASE WHEN t.id IS NULL THEN CAST(? AS TIMESTAMPTZ) ELSE t._syncs_first_seen_at END,
-               CASE WHEN {changed} THEN CAST(? AS TIMESTAMPTZ) ELSE t._syncs_last_modified_at END,
-               CASE WHEN {changed} THEN d.action ELSE t._syncs_last_action END,
-               CAST(NULL AS TIMESTAMPTZ),
-               CASE WHEN {changed} THEN e.cursor ELSE t._syncs_cursor END,
-               CASE WHEN {changed} THEN ? ELSE t._syncs_run_id END
-        FROM _fresh f
-        JOIN _diff d ON d.id = f.id
-        LEFT JOIN (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
-        LEFT JOIN _events e ON e.record_id = f.id AND e.action <> 'DELETED'
-        ON CONFLICT (connection_id, id) DO UPDATE SET
-            {", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id")}
-            {"," if len(names) > 1 else ""}
-            {", ".join(f"{n} = excluded.{n}" for n, _ in META_COLUMNS)}
+        SELECT ?, {fresh_select}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
+               CAST(NULL AS TIMESTAMPTZ), e.cursor, ?
+        FROM _diff d
+        JOIN _fresh f ON f.id = d.id
+        JOIN _events e ON e.record_id = d.id AND e.action = 'ADDED'
+        WHERE d.is_new
         """,
-        [connection_id, now, now, run_id, connection_id],
+        [connection_id, now, now, run_id],
+    )
+    changed = "d.action IN ('ADDED', 'UPDATED')"
+    assignments = ", ".join(f"{quote(n)} = f.{quote(n)}" for n in names if n != "id")
+    con.execute(
+        f"""
+        UPDATE {target} SET
+            {assignments}{"," if assignments else ""}
+            _syncs_last_modified_at = CASE WHEN {changed} THEN CAST(? AS TIMESTAMPTZ)
+                                           ELSE {target}._syncs_last_modified_at END,
+            _syncs_last_action = CASE WHEN {changed} THEN d.action
+                                      ELSE {target}._syncs_last_action END,
+            _syncs_deleted_at = CAST(NULL AS TIMESTAMPTZ),
+            _syncs_cursor = CASE WHEN {changed} THEN e.cursor ELSE {target}._syncs_cursor END,
+            _syncs_run_id = CASE WHEN {changed} THEN ? ELSE {target}._syncs_run_id END
+        FROM _diff d
+        JOIN _fresh f ON f.id = d.id
+        LEFT JOIN _events e ON e.record_id = d.id AND e.action <> 'DELETED'
+        WHERE NOT d.is_new AND {target}.connection_id = ? AND {target}.id = d.id
+        """,
+        [now, run_id, connection_id],
     )
     con.execute(
         f"""

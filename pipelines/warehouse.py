@@ -71,7 +71,7 @@ PLATFORM_DDL = [
     """,
     """
     CREATE TABLE IF NOT EXISTS syncs.change_events (
-        cursor BIGINT PRIMARY KEY,
+        cursor BIGINT NOT NULL,
         connection_id VARCHAR NOT NULL,
         integration VARCHAR NOT NULL,
         sync VARCHAR NOT NULL,
