@@ -11,8 +11,10 @@ from typing import Any
 
 from pipelines.connections import Connections, format_duration
 from pipelines.home import Home
+from pipelines.server import register as register_serve
 from pipelines.sync import SyncFailed, SyncResult, SyncRunner, purge, reset
 from pipelines.warehouse import read_connection, table_exists
+from pipelines.webhooks_cli import register as register_webhooks
 from sources.errors import ConfigError, SyncsError
 from sources.registry import INTEGRATIONS, get_integration
 
@@ -350,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("integrations", help="list integrations").set_defaults(func=cmd_integrations)
+    register_webhooks(sub)
+    register_serve(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import re
 import threading
@@ -83,6 +84,27 @@ class RetryPolicy:
     jitter: float = 0.1
     timeout: float = 10.0
     claim_margin: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """The default policy, or the one ``SYNCS_WEBHOOK_RETRY_SCHEDULE`` (seconds, comma
+        separated, the first usually 0) and ``SYNCS_WEBHOOK_TIMEOUT`` (seconds) describe."""
+        schedule = os.environ.get("SYNCS_WEBHOOK_RETRY_SCHEDULE")
+        timeout = os.environ.get("SYNCS_WEBHOOK_TIMEOUT")
+        try:
+            delays = tuple(float(x) for x in schedule.split(",")) if schedule else RETRY_SCHEDULE
+            seconds = float(timeout) if timeout else 10.0
+        except ValueError:
+            raise ConfigError(
+                "SYNCS_WEBHOOK_RETRY_SCHEDULE takes seconds separated by commas (0,5,300) and "
+                "SYNCS_WEBHOOK_TIMEOUT seconds (10)"
+            ) from None
+        if not delays or any(d < 0 for d in delays) or seconds <= 0:
+            raise ConfigError(
+                "SYNCS_WEBHOOK_RETRY_SCHEDULE needs at least one delay, none negative, and "
+                "SYNCS_WEBHOOK_TIMEOUT must be above 0"
+            )
+        return cls(delays=delays, timeout=seconds)
 
     def delay_after(self, attempts: int, retry_after: float | None = None) -> float | None:
         """Seconds until the next attempt after ``attempts`` failed ones; None: give up."""
@@ -313,7 +335,7 @@ def deliver_due(
     Deliveries to one URL go one after the other, in the order they became due;
     different URLs are served in parallel, so a slow receiver delays only its own.
     """
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy.from_env()
     clock = time.time() if now is None else now
     claimed = _claim(home, clock, policy, limit)
     if not claimed:
@@ -411,16 +433,22 @@ def reconcile(home: Home) -> list[str]:
     return written
 
 
-_AGO = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_AGO_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SPAN = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_span(text: str, flag: str) -> timedelta:
+    """``0s``, ``30m``, ``2h``, ``1d``."""
+    match = _SPAN.match(text)
+    if not match:
+        raise ConfigError(f"{flag} {text!r} is not a span of time; write it like 30m, 2h or 1d")
+    return timedelta(seconds=int(match.group(1)) * _SPAN_UNITS[match.group(2)])
 
 
 def parse_since(text: str) -> datetime:
     """An ISO time (UTC unless it says otherwise) or a span back from now: 30m, 2h, 1d."""
-    match = _AGO.match(text)
-    if match:
-        seconds = int(match.group(1)) * _AGO_UNITS[match.group(2)]
-        return datetime.now(UTC) - timedelta(seconds=seconds)
+    if _SPAN.match(text):
+        return datetime.now(UTC) - parse_span(text, "--since")
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -532,7 +560,7 @@ class Dispatcher:
     ) -> None:
         self.home = home
         self.interval = interval
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or RetryPolicy.from_env()
         self.on_attempt = on_attempt
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

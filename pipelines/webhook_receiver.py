@@ -42,9 +42,7 @@ def describe(webhook: ReceivedWebhook) -> str:
     counts = body.get("counts", {})
     cursor = body.get("cursor") or {}
     span = (
-        f", cursor {cursor['first']}..{cursor['last']}"
-        if cursor.get("first") is not None
-        else ""
+        f", cursor {cursor['first']}..{cursor['last']}" if cursor.get("first") is not None else ""
     )
     outcome = (
         f"added {counts.get('added', 0)}, updated {counts.get('updated', 0)}, "
