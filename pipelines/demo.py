@@ -1,7 +1,9 @@
 """``syncs demo``: every integration's sandbox, two customers each, three rounds of syncs.
 
 Runs offline on the embedded defaults: sandboxes on loopback, the DuckDB warehouse and
-control store under ``SYNCS_HOME``. Running it again starts the demo connections afresh.
+control store under ``SYNCS_HOME``. A webhook receiver on loopback gets and verifies the
+signed webhook of every (connection, model) after each round. Running it again starts the
+demo connections afresh.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from typing import Any
 
 from pipelines.connections import Connections
+from pipelines.demo_webhooks import DemoWebhooks
 from pipelines.home import Home
 from pipelines.sync import SyncRunner, purge
 from pipelines.warehouse import read_connection
@@ -44,6 +47,7 @@ def run_demo(records: int = 200, out: Any = None) -> int:
     connections = Connections(home)
     runner = SyncRunner(home)
     demos = []
+    hooks = DemoWebhooks(home, out)
     try:
         for spec in INTEGRATIONS.values():
             if spec.sandbox is None:
@@ -63,6 +67,7 @@ def run_demo(records: int = 200, out: Any = None) -> int:
                     config=account.config,
                 )
                 out.write(f"  registered connection {account.connection_id}\n")
+        hooks.register([a.connection_id for _, demo in demos for a in demo.accounts])
 
         def round_of(title: str, mode: str) -> None:
             out.write(f"\n== {title} ==\n")
@@ -70,6 +75,7 @@ def run_demo(records: int = 200, out: Any = None) -> int:
                 for account in demo.accounts:
                     for result in runner.run(account.connection_id, mode=mode):  # type: ignore[arg-type]
                         print_result(result, out)
+            hooks.deliver()
 
         round_of("initial syncs", "incremental")
         out.write("\n== changing the sandbox data ==\n")
@@ -101,11 +107,17 @@ def run_demo(records: int = 200, out: Any = None) -> int:
             for sql in QUERIES:
                 out.write(f"\n{home.warehouse.name}> {sql}\n")
                 _print_table(con, sql, out)
+        if demos:
+            spec, demo = demos[0]
+            first_model = next(iter(spec.syncs.values())).models[0]
+            hooks.read_back(demo.accounts[0].connection_id, spec.name, first_model)
         out.write(
-            f"\nThe warehouse is {home.warehouse}; query it with DuckDB, or list the latest "
-            f"events with `syncs changes`. Demo finished in {time.monotonic() - started:.1f}s.\n"
+            f"\nThe warehouse is {home.warehouse}; query it with DuckDB, list the latest "
+            "events with `syncs changes`, or serve the records API over it with `syncs serve`. "
+            f"Demo finished in {time.monotonic() - started:.1f}s.\n"
         )
     finally:
+        hooks.stop()
         for _, demo in demos:
             demo.stop()
     return 0
