@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
+
 from pipelines.connections import Connection, Connections
 from pipelines.home import Home
 from pipelines.warehouse import quote, read_connection, table_exists
@@ -81,6 +83,19 @@ def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _rows_if_table(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """``_rows``, or none when the table is not there yet (nothing synced so far).
+
+    Asking the catalog first costs more than the query itself, so the query just runs.
+    """
+    if con is None:
+        return []
+    try:
+        return _rows(con, sql, params)
+    except duckdb.CatalogException:
+        return []
+
+
 def read_records(
     home: Home,
     *,
@@ -110,15 +125,12 @@ def read_records(
         where.append("id IN (SELECT unnest(?))")
         params.append(ids)
     with read_connection(home) as con:
-        if con is None or not table_exists(con, spec.name, model):
-            rows = []
-        else:
-            rows = _rows(
-                con,
-                f"SELECT * EXCLUDE (connection_id) FROM {quote(spec.name)}.{quote(model)} "
-                f"WHERE {' AND '.join(where)} ORDER BY _syncs_cursor LIMIT ?",
-                [*params, limit],
-            )
+        rows = _rows_if_table(
+            con,
+            f"SELECT * EXCLUDE (connection_id) FROM {quote(spec.name)}.{quote(model)} "
+            f"WHERE {' AND '.join(where)} ORDER BY _syncs_cursor LIMIT ?",
+            [*params, limit],
+        )
     records = []
     for row in rows:
         record: dict[str, Any] = {}
@@ -170,16 +182,13 @@ def read_changes(
         where.append("action IN (SELECT unnest(?))")
         params.append([ACTIONS[a] for a in actions])
     with read_connection(home) as con:
-        if con is None or not table_exists(con, "syncs", "change_events"):
-            rows = []
-        else:
-            rows = _rows(
-                con,
-                "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
-                "run_id, changed_fields, changes, occurred_at FROM syncs.change_events "
-                f"WHERE {' AND '.join(where)} ORDER BY cursor LIMIT ?",
-                [*params, limit],
-            )
+        rows = _rows_if_table(
+            con,
+            "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
+            "run_id, changed_fields, changes, occurred_at FROM syncs.change_events "
+            f"WHERE {' AND '.join(where)} ORDER BY cursor LIMIT ?",
+            [*params, limit],
+        )
     changes = []
     for row in rows:
         row["changes"] = json.loads(row["changes"]) if row["changes"] else None

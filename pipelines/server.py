@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -448,12 +450,20 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -
         "delivering webhooks; Ctrl-C to stop",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         dispatcher.stop()
         app.state.triggers.join(timeout=1)
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """uvicorn stops on SIGTERM, then raises it again: end the way Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def cmd_serve(args: Any) -> int:
