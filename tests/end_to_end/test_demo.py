@@ -21,6 +21,8 @@ def test_demo_runs_twice_and_leaves_a_queryable_warehouse(tmp_path):
         )
         assert done.returncode == 0, done.stderr
         assert "full-refresh syncs" in done.stdout
+        assert done.stdout.count("[signature verified]") == 18
+        assert "reading back what one webhook announced" in done.stdout
     con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
     try:
         per_connection = con.execute(
