@@ -11,6 +11,7 @@ record and returns one again only when it changed again, also while syncs write.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -77,6 +78,12 @@ def connection(home: Home, connection_id: str, integration: str | None = None) -
     return found
 
 
+@functools.cache
+def _json_fields(model: ModelSpec) -> frozenset[str]:
+    """The model's fields stored as JSON text, which records carry parsed again."""
+    return frozenset(ModelTable(model).json_fields)
+
+
 def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
@@ -112,7 +119,7 @@ def read_records(
     spec, model_spec = integration_model(integration, model)
     assert model_spec is not None
     connection(home, connection_id, spec.name)
-    json_fields = {name for name, _, as_json in ModelTable(model_spec).fields if as_json}
+    json_fields = _json_fields(model_spec)
     where = ["connection_id = ?", "_syncs_cursor > ?"]
     params: list[Any] = [connection_id, cursor]
     if modified_after is not None:

@@ -68,12 +68,17 @@ class DemoWebhooks:
                 "cursor": body["cursor"]["first"] - 1,
                 "limit": 1000,
             }
-            page = requests.get(
+            response = requests.get(
                 f"{server.url}/records",
                 params=params,
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=30,
-            ).json()
+            )
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"the records API answered {response.status_code}: {response.text}"
+                )
+            page = response.json()
         finally:
             server.stop()
         query = "&".join(f"{k}={v}" for k, v in params.items())
