@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -388,8 +389,9 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock = socket.create_server((host, port), reuse_port=False)
     except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            f"cannot listen on {host}:{port} ({reason}); choose another --port"
         ) from None
     return sock
 
@@ -397,8 +399,15 @@ def bind(host: str, port: int) -> socket.socket:
 class ApiServer:
     """uvicorn serving an app on a bound socket, in a thread (tests, the demo) or blocking."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.socket = bind(host, port)
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self.socket = sock or bind(host, port)
         self.host = host
         self.server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
@@ -433,9 +442,10 @@ class ApiServer:
 
 def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -> int:
     home = Home.from_env()
+    sock = bind(host, port)
     hashes, shown = ensure_api_key(home, regenerate=new_key)
     app = create_app(home, hashes)
-    server = ApiServer(app, host, port)
+    server = ApiServer(app, host, port, sock=sock)
 
     def show(attempt: Attempt) -> None:
         from pipelines.webhooks_cli import format_attempt
