@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+import urllib3
 
 from pipelines.changes import ModelResult
 from pipelines.control import control_db, register_migration
@@ -73,6 +74,7 @@ register_migration(
 
 RETRY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 EXCERPT_CHARS = 200
+EXCERPT_BYTES = 4096
 RETRYABLE_STATUSES = frozenset({408, 429})
 
 
@@ -216,13 +218,23 @@ def _post(
     started = time.monotonic()
     try:
         response = session.post(
-            item.url, data=body, headers=headers, timeout=policy.timeout, allow_redirects=False
+            item.url,
+            data=body,
+            headers=headers,
+            timeout=policy.timeout,
+            allow_redirects=False,
+            stream=True,
         )
-        excerpt = _excerpt(response.text)
+        try:
+            head = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
+        except (urllib3.exceptions.HTTPError, OSError):
+            head = b""
+        finally:
+            response.close()
         return (
             response.status_code,
             None,
-            excerpt,
+            _excerpt(head.decode(response.encoding or "utf-8", errors="replace")),
             _retry_after(response),
             (time.monotonic() - started) * 1000,
         )
