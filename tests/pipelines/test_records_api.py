@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -379,3 +380,25 @@ def test_syncs_serve_answers_records_and_delivers_webhooks(home, synced):
         proc.communicate(timeout=30)
         receiver.stop()
     assert proc.returncode == 0
+
+
+def test_nested_values_come_back_as_json(home, runner, api):
+    from sources.gong.sandbox import GongSandbox
+    from tests.pipelines.test_gong_sync import ACME as GONG_KEY
+    from tests.pipelines.test_gong_sync import ACME_SECRET, add_gong
+
+    with GongSandbox(rate_limit_per_second=None) as gong:
+        gong.add_account(GONG_KEY, ACME_SECRET, seed=1, calls=12)
+        add_gong(home, gong, "acme-gong")
+        runner.run("acme-gong")
+    page = api.get(
+        "/records", integration="gong", model="call_transcripts", connection_id="acme-gong"
+    ).json()
+    assert len(page["records"]) == 12
+    stored = query(
+        home,
+        "select transcript from gong.call_transcripts where id = ?",
+        [page["records"][0]["id"]],
+    )[0][0]
+    transcript = page["records"][0]["transcript"]
+    assert isinstance(transcript, list | dict) and transcript == json.loads(stored)
