@@ -348,29 +348,10 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         data_selector: str | None = None,
     ) -> Iterator[list[Any]]:
-        """Pages of ``path`` with one of dlt's paginators.
-
-        dlt's own ``paginate`` checks status in a response hook, which runs on every
-        attempt — before its retries — so this loop checks each page after the retries.
-        """
-        paginator = paginator or SinglePagePaginator()
-        request = self.rest._create_request(path_or_url=path, method="GET", params=params)
-        paginator.init_request(request)
-        while True:
-            try:
-                response = self.rest._send_request(request)
-            except requests.RequestException as exc:
-                raise TransientError(
-                    f"connection {self.connection_id!r}: GET {redact(self._url(path))} failed "
-                    f"after retries: {type(exc).__name__}"
-                ) from None
-            self._check(response)
-            data = select(decoded_json(response), data_selector)
-            paginator.update_state(response, data)
-            paginator.update_request(request)
-            yield data
-            if not paginator.has_next_page:
-                return
+        """Pages of ``GET path`` with one of dlt's paginators."""
+        return self.paginate_request(
+            "GET", path, paginator=paginator, params=params, data_selector=data_selector
+        )
 
     def _check(self, response: requests.Response) -> None:
         if response.status_code >= 400 and self.rate_limited and self.rate_limited(response):
@@ -396,8 +377,10 @@ class ApiClient:
         data_selector: str | None = None,
         empty: Callable[[requests.Response], bool] | None = None,
     ) -> Iterator[list[Any]]:
-        """Pages of any request, a POST with a JSON body included, like ``paginate``.
+        """Pages of any request, a POST with a JSON body included.
 
+        dlt's own ``paginate`` checks status in a response hook, which runs on every
+        attempt — before its retries — so this loop checks each page after the retries.
         A paginator with ``cursor_body_path`` carries the cursor in the body (the caller's
         ``json`` is copied, never changed). ``empty`` recognises an answer that means "no
         records" although its status is an error (some APIs answer an empty filter with
@@ -421,7 +404,7 @@ class ApiClient:
                 ) from None
             if empty is not None and empty(response):
                 return
-            check_response(response, self.connection_id)
+            self._check(response)
             data = select(decoded_json(response), data_selector)
             paginator.update_state(response, data)
             paginator.update_request(request)

@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from sources.spec import DemoAccount
+
 FAULT_KINDS = ("429", "500", "slow", "cut")
 ADMIN_PREFIX = "/_sandbox/"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -569,3 +571,24 @@ def iter_query_list(request: Request, name: str) -> Iterator[str]:
             part = part.strip()
             if part:
                 yield part
+
+
+@dataclass
+class SandboxDemo:
+    """A started sandbox as ``syncs demo`` and ``make dev`` use it: its customers, and a
+    ``change`` that alters one customer's data between rounds (with ``deep``, also in ways
+    only a full refresh can notice). Each integration's ``demo.py`` subclasses it."""
+
+    sandbox: SandboxServer
+    accounts: list[DemoAccount] = field(default_factory=list)
+    step: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return self.sandbox.base_url
+
+    def stop(self) -> None:
+        self.sandbox.stop()
+
+    def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
+        raise NotImplementedError

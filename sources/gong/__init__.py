@@ -18,13 +18,13 @@ from typing import Any
 
 from requests.auth import HTTPBasicAuth
 
+from sources.cursors import SAFETY_MARGIN, advance
 from sources.gong.api import GongApi, iso_utc, parse_time
 from sources.gong.config import GongConfig, GongCredentials
 from sources.gong.models import Call, CallTranscript
 from sources.http import ApiClient, RequestRatePacer
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
 
-CURSOR_SAFETY = timedelta(minutes=1)
 CALLS = "calls"
 TRANSCRIPTS = "call_transcripts"
 
@@ -85,10 +85,7 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
             ids = [str(call["id"]) for call in calls if call.get("id") is not None]
             for transcripts in api.transcripts(ids):
                 yield Page(TRANSCRIPTS, [_transcript_row(t) for t in transcripts])
-    ceiling = started - CURSOR_SAFETY
-    cursor = previous or config.start_date
-    if newest is not None:
-        cursor = max(cursor, min(newest, ceiling))
+    cursor = advance(previous or config.start_date, newest, started - SAFETY_MARGIN)
     for model in ctx.sync.models:
         ctx.new_cursors[model] = {"started": iso_utc(cursor)}
 

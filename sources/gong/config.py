@@ -6,13 +6,15 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sources.config_types import HttpUrl
+
 GONG_API = "https://api.gong.io"
 
 
 class GongConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(
+    base_url: HttpUrl = Field(
         GONG_API,
         description="API root shown on Gong's API page (e.g. https://us-12345.api.gong.io); "
         "the sandbox's URL in tests",
@@ -35,13 +37,6 @@ class GongConfig(BaseModel):
         le=1000,
         description="the company's Gong API rate (3 a second unless Gong support raised it)",
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("start_date")
     @classmethod

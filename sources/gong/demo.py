@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sources.gong.sandbox import GongSandbox
+from sources.sandbox import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 11, -420), ("globex", 23, 60))
 
 
 @dataclass
-class GongDemo:
+class GongDemo(SandboxDemo):
     sandbox: GongSandbox
-    accounts: list[DemoAccount] = field(default_factory=list)
-    step: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return self.sandbox.base_url
-
-    def stop(self) -> None:
-        self.sandbox.stop()
 
     def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
         """Record a few new calls for one customer; say what was done.

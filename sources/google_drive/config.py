@@ -7,17 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sources.config_types import HttpUrl
 from sources.oauth2 import parse_expiry
 
 DRIVE_API = "https://www.googleapis.com"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 _DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return value.rstrip("/")
 
 
 class GoogleDriveConfig(BaseModel):
@@ -26,8 +21,8 @@ class GoogleDriveConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(DRIVE_API, description="API root; the sandbox's URL in tests")
-    token_url: str = Field(GOOGLE_TOKEN_URL, description="OAuth2 token endpoint")
+    base_url: HttpUrl = Field(DRIVE_API, description="API root; the sandbox's URL in tests")
+    token_url: HttpUrl = Field(GOOGLE_TOKEN_URL, description="OAuth2 token endpoint")
     folders: list[str] = Field(
         default_factory=list, description="folder ids to sync, with everything under them"
     )
@@ -52,11 +47,6 @@ class GoogleDriveConfig(BaseModel):
                     "the folder's or drive's URL after /folders/)"
                 )
         return list(dict.fromkeys(value))
-
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _urls(cls, value: str) -> str:
-        return _http_url(value)
 
     @property
     def whole_account(self) -> bool:

@@ -15,24 +15,16 @@ from sources.google_drive.sandbox import (
     FOLDER,
     GoogleDriveSandbox,
 )
+from sources.sandbox import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 11), ("globex", 23))
 
 
 @dataclass
-class GoogleDriveDemo:
+class GoogleDriveDemo(SandboxDemo):
     sandbox: GoogleDriveSandbox
-    accounts: list[DemoAccount] = field(default_factory=list)
     emails: dict[str, str] = field(default_factory=dict)
-    step: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return self.sandbox.base_url
-
-    def stop(self) -> None:
-        self.sandbox.stop()
 
     @staticmethod
     def _roots(account: DemoAccount) -> tuple[list[str], list[str]]:

@@ -12,13 +12,12 @@ from typing import Any
 
 import requests
 
+from sources.cursors import SAFETY_MARGIN, advance
 from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, HubSpotApi, flatten, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
 from sources.hubspot.models import Company, Contact, Deal
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
-
-CURSOR_SAFETY = timedelta(minutes=1)
 
 
 def pace(response: requests.Response) -> float:
@@ -74,12 +73,8 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
                 ]
                 if gone:
                     yield Page(model, gone, deleted=True)
-        ceiling = to_millis(started - CURSOR_SAFETY)
-        if since is None:
-            new = ceiling if newest is None else min(newest, ceiling)
-        else:
-            new = since if newest is None else max(since, min(newest, ceiling))
-        ctx.new_cursors[model] = {"modified_since": new}
+        ceiling = to_millis(started - SAFETY_MARGIN)
+        ctx.new_cursors[model] = {"modified_since": advance(since, newest, ceiling)}
 
 
 def _sandbox_client(base_url: str) -> Any:

@@ -6,13 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sources.config_types import HttpUrl
+
 HUBSPOT_API = "https://api.hubapi.com"
 
 
 class HubSpotConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(HUBSPOT_API, description="API root; the sandbox's URL in tests")
+    base_url: HttpUrl = Field(HUBSPOT_API, description="API root; the sandbox's URL in tests")
     contacts_properties: list[str] = Field(
         default_factory=list, description="extra contact properties to sync"
     )
@@ -31,13 +33,6 @@ class HubSpotConfig(BaseModel):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     def extra_properties(self, object_type: str) -> list[str]:
         return list(getattr(self, f"{object_type}_properties"))

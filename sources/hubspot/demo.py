@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sources.hubspot.sandbox import HubSpotSandbox
+from sources.sandbox import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 7), ("globex", 42))
 
 
 @dataclass
-class HubSpotDemo:
+class HubSpotDemo(SandboxDemo):
     sandbox: HubSpotSandbox
-    accounts: list[DemoAccount] = field(default_factory=list)
-    step: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return self.sandbox.base_url
-
-    def stop(self) -> None:
-        self.sandbox.stop()
 
     def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
         """Add, update and archive a few records of one customer; say what was done.

@@ -98,7 +98,7 @@ def test_run_with_wrong_token_fails_naming_the_connection(home, hubspot, capsys)
 
 def test_remove_purges_rows_of_that_connection_only(home, hubspot, capsys):
     from tests.conftest import GLOBEX, add_hubspot
-    from tests.pipelines.test_hubspot_sync import query
+    from tests.helpers import query
 
     add_hubspot(home, hubspot, "acme", ACME)
     add_hubspot(home, hubspot, "globex", GLOBEX)

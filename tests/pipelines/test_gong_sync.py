@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 
 from pipelines.connections import Connections
@@ -15,6 +14,8 @@ from pipelines.home import Home
 from pipelines.sync import SyncFailed
 from sources.gong.api import parse_time
 from sources.gong.sandbox import GongSandbox
+from tests.helpers import events as all_events
+from tests.helpers import query
 
 ACME, ACME_SECRET = "GONGKEYACME0001", "acme-secret-5f1c"
 GLOBEX, GLOBEX_SECRET = "GONGKEYGLOBEX02", "globex-secret-9a7e"
@@ -48,21 +49,8 @@ def add_gong(
     )
 
 
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def events(home: Home, run_id: str) -> list[tuple]:
-    return query(
-        home,
-        "select model, record_id, action, changed_fields from syncs.change_events "
-        "where run_id = ? order by model, record_id",
-        [run_id],
-    )
+    return all_events(home, run_id, order="model, record_id")
 
 
 def requests_to(sandbox: GongSandbox, path: str) -> list[int]:

@@ -20,6 +20,8 @@ from sources.google_drive.sandbox import (
     FOLDER,
     GoogleDriveSandbox,
 )
+from tests.helpers import events as all_events
+from tests.helpers import query
 
 ACME = "ana@acme.example.com"
 GLOBEX = "gus@globex.example.com"
@@ -68,21 +70,8 @@ def add_drive(
     )
 
 
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def events(home: Home, run_id: str) -> list[tuple]:
-    return query(
-        home,
-        "select record_id, action, changed_fields from syncs.change_events "
-        "where run_id = ? order by record_id",
-        [run_id],
-    )
+    return [e[1:] for e in all_events(home, run_id, order="record_id")]
 
 
 def live_ids(home: Home, connection_id: str = "acme") -> set[str]:

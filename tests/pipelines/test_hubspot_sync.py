@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 
 from pipelines.home import Home
 from pipelines.sync import SyncFailed, SyncRunner
 from sources.hubspot.sandbox import HubSpotSandbox
 from tests.conftest import ACME, GLOBEX, add_hubspot
-
-
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def events(home: Home, run_id: str) -> list[tuple]:
-    return query(
-        home,
-        "select model, record_id, action, changed_fields from syncs.change_events "
-        "where run_id = ? order by cursor",
-        [run_id],
-    )
+from tests.helpers import events, query
 
 
 def test_initial_sync_pages_through_everything(home, hubspot, runner):

@@ -1,0 +1,25 @@
+"""Reading the warehouse from tests: read-only, briefly, as a user's SQL would."""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.home import Home
+
+
+def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def events(home: Home, run_id: str, *, order: str = "cursor") -> list[tuple]:
+    """``(model, record_id, action, changed_fields)`` of one run's change events."""
+    return query(
+        home,
+        "select model, record_id, action, changed_fields from syncs.change_events "
+        f"where run_id = ? order by {order}",
+        [run_id],
+    )
