@@ -365,6 +365,26 @@ class SandboxServer:
 
     # errors
 
+    not_found_category = "NOT_FOUND"
+    bad_request_category = "BAD_REQUEST"
+
+    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
+        """Run an admin action; unknown things are 404, bad values 400, in the API's words."""
+        try:
+            return json_response(action(), status)
+        except KeyError as exc:
+            raise SandboxError(404, str(exc.args[0]), self.not_found_category) from None
+        except ValueError as exc:
+            raise SandboxError(400, str(exc), self.bad_request_category) from None
+
+    def _payload(self, request: Request) -> dict[str, Any]:
+        payload = request.json()
+        if payload is None:
+            return {}
+        if not isinstance(payload, dict):
+            raise SandboxError(400, "body must be a JSON object", self.bad_request_category)
+        return payload
+
     def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
         """The provider's JSON error body; subclasses override to match their API."""
         return {"status": "error", "message": message, "category": category}

@@ -647,23 +647,6 @@ class GongSandbox(SandboxServer):
 
     # admin endpoints
 
-    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
-        try:
-            return json_response(action(), status)
-        except KeyError as exc:
-            raise SandboxError(404, str(exc.args[0]), "NOT_FOUND") from None
-        except ValueError as exc:
-            raise SandboxError(400, str(exc), "BAD_REQUEST") from None
-
-    @staticmethod
-    def _payload(request: Request) -> dict[str, Any]:
-        payload = request.json()
-        if payload is None:
-            return {}
-        if not isinstance(payload, dict):
-            raise SandboxError(400, "body must be a JSON object", "BAD_REQUEST")
-        return payload
-
     def _admin_add_account(self, request: Request) -> Response:
         payload = self._payload(request)
         try:

@@ -305,6 +305,9 @@ class GoogleDriveSandbox(SandboxServer):
     makes ``corpora=allDrives`` listings report ``incompleteSearch``.
     """
 
+    not_found_category = "notFound"
+    bad_request_category = "invalid"
+
     name = "google_drive"
     rate_limit_message = "Rate Limit Exceeded"
     rate_limit_category = "rateLimitExceeded"
@@ -1261,23 +1264,6 @@ class GoogleDriveSandbox(SandboxServer):
         )
 
     # admin endpoints
-
-    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
-        try:
-            return json_response(action(), status)
-        except KeyError as exc:
-            raise SandboxError(404, str(exc.args[0]), "notFound") from None
-        except ValueError as exc:
-            raise SandboxError(400, str(exc), "invalid") from None
-
-    @staticmethod
-    def _payload(request: Request) -> dict[str, Any]:
-        payload = request.json()
-        if payload is None:
-            return {}
-        if not isinstance(payload, dict):
-            raise SandboxError(400, "body must be a JSON object", "invalid")
-        return payload
 
     @staticmethod
     def _at(payload: dict[str, Any]) -> datetime | None:

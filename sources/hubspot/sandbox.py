@@ -422,6 +422,9 @@ class HubSpotSandbox(SandboxServer):
     (None disables) the per-account daily allowance.
     """
 
+    not_found_category = "OBJECT_NOT_FOUND"
+    bad_request_category = "VALIDATION_ERROR"
+
     name = "hubspot"
     rate_limit_message = "You have reached your ten_secondly_rolling limit."
     rate_limit_category = "TEN_SECONDLY_ROLLING"
@@ -939,12 +942,6 @@ class HubSpotSandbox(SandboxServer):
 
     def _admin_target(self, request: Request) -> tuple[str, str]:
         return unquote(request.params["token"]), request.params["object"]
-
-    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
-        try:
-            return json_response(action(), status)
-        except KeyError as exc:
-            raise SandboxError(404, str(exc.args[0]), "OBJECT_NOT_FOUND") from None
 
     def _admin_ids(self, request: Request) -> Response:
         token, object_type = self._admin_target(request)
