@@ -1,0 +1,207 @@
+"""Assets made from the integration registry: one per integration/model, one op per sync.
+
+A sync fills all its models in one engine run (one extract, one load-and-compare), so each
+sync is a ``multi_asset`` whose partition is a connection id. The engine owns the dlt
+pipeline, the cursor and the snapshot compare; this op only decides the mode, calls
+``SyncRunner.run_one`` and reports what it did, per model, as numeric metadata Dagster
+plots over time.
+
+Selecting one model (``--select hubspot/contacts``) still runs the whole sync — an
+integration may fill its models from the same pages — and the models that were not selected
+are reported as materialized too, since the run did change them.
+"""
+
+from collections.abc import Iterator
+from typing import Any, get_args
+
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetsDefinition,
+    AssetSpec,
+    Backoff,
+    Config,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
+from pydantic import BaseModel, Field
+
+from orchestration.checks import in_run_check_specs, run_checks
+from orchestration.naming import MODE_TAG, model_key, sync_op_name
+from orchestration.partitions import connection_partitions
+from pipelines.connections import Connections, format_duration
+from pipelines.home import Home
+from pipelines.results import SyncResult
+from pipelines.sync import SyncFailed, SyncRunner, reset
+from sources.errors import ConfigError, SyncsError
+from sources.spec import IntegrationSpec, SyncMode, SyncSpec
+
+RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+"""For transient failures only; authentication and configuration errors fail at once."""
+
+
+class SyncRunConfig(Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="List every record and infer deletions (the run tag syncs/mode=full does the same).",
+    )
+    reset: bool = Field(
+        default=False,
+        description="Forget the connection's cursors before the run, so it lists everything again.",
+    )
+
+
+def _column_type(annotation: Any) -> str:
+    names = [a.__name__ for a in get_args(annotation) or (annotation,) if a is not type(None)]
+    return " | ".join(str(n) for n in names) or "any"
+
+
+def column_schema(schema: type[BaseModel]) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn("connection_id", "str", description="the connection the record came from"),
+            *(
+                TableColumn(name, _column_type(field.annotation), description=field.description)
+                for name, field in schema.model_fields.items()
+            ),
+        ]
+    )
+
+
+def model_metadata(result: SyncResult, model: str) -> dict[str, MetadataValue]:
+    """What one run did to one model; numbers stay numbers so Dagster plots them."""
+    counts = result.models[model]
+    metadata: dict[str, MetadataValue] = {
+        "added": MetadataValue.int(counts.added),
+        "updated": MetadataValue.int(counts.updated),
+        "deleted": MetadataValue.int(counts.deleted),
+        "unchanged": MetadataValue.int(counts.unchanged),
+        "rejected": MetadataValue.int(counts.rejected),
+        "fetched": MetadataValue.int(counts.fetched),
+        "rows_total": MetadataValue.int(counts.rows_total),
+        "dagster/row_count": MetadataValue.int(counts.rows_total),
+        "api_requests": MetadataValue.int(result.api_requests),
+        "duration_seconds": MetadataValue.float(round(result.duration_seconds, 3)),
+        "sync_type": MetadataValue.text(result.sync_type),
+        "mode": MetadataValue.text(result.mode),
+        "run_id": MetadataValue.text(result.run_id),
+        "started_at": MetadataValue.timestamp(result.started_at),
+        "suspicious": MetadataValue.bool(counts.suspicious),
+    }
+    if counts.first_cursor is not None:
+        metadata["first_cursor"] = MetadataValue.int(counts.first_cursor)
+    if counts.last_cursor is not None:
+        metadata["last_cursor"] = MetadataValue.int(counts.last_cursor)
+    return metadata
+
+
+def run_mode(config: SyncRunConfig, tags: dict[str, str]) -> SyncMode:
+    return "full" if config.full_refresh or tags.get(MODE_TAG) == "full" else "incremental"
+
+
+def _failure(failure: SyncFailed) -> Failure:
+    result = failure.result
+    return Failure(
+        description=(
+            f"{result.integration}/{result.sync} for {result.connection_id} failed "
+            f"({result.error_type}): {result.error}"
+        ),
+        metadata={
+            "run_id": MetadataValue.text(result.run_id),
+            "error_type": MetadataValue.text(result.error_type or ""),
+            "retryable": MetadataValue.bool(failure.retryable),
+            "api_requests": MetadataValue.int(result.api_requests),
+        },
+        allow_retries=failure.retryable,
+    )
+
+
+def sync_assets(
+    spec: IntegrationSpec, sync: SyncSpec, *, retry_policy: RetryPolicy | None = RETRY_POLICY
+) -> AssetsDefinition:
+    """The assets of one sync: one per model, partitioned by the integration's connections."""
+    specs = [
+        AssetSpec(
+            key=model_key(spec.name, name),
+            group_name=spec.name,
+            description=spec.model(name).description or f"{spec.title} {name}",
+            kinds={"dlt", "duckdb"},
+            metadata={
+                "dagster/table_name": f"{spec.name}.{name}",
+                "dagster/column_schema": column_schema(spec.model(name).schema),
+                "sync": sync.name,
+            },
+        )
+        for name in sync.models
+    ]
+
+    @multi_asset(
+        name=sync_op_name(spec, sync),
+        specs=specs,
+        check_specs=in_run_check_specs(spec, sync),
+        can_subset=True,
+        partitions_def=connection_partitions(spec.name),
+        retry_policy=retry_policy,
+        description=(
+            f"{spec.title} sync {sync.name!r}: {', '.join(sync.models)} for one connection, "
+            f"every {format_duration(sync.default_frequency)} unless the connection says otherwise."
+        ),
+    )
+    def _sync(
+        context: AssetExecutionContext, config: SyncRunConfig
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        home = Home.from_env()
+        connection_id = context.partition_key
+        try:
+            connection = Connections(home).get(connection_id)
+            if connection.integration != spec.name:
+                raise ConfigError(
+                    f"connection {connection_id!r} belongs to {connection.integration}, "
+                    f"not {spec.name}; its partition is stale and will be removed"
+                )
+            if config.reset:
+                cleared = reset(home, connection_id, sync.name)
+                context.log.info(f"cleared {cleared} cursor(s); this run lists everything")
+            mode = run_mode(config, context.run.tags)
+            result = SyncRunner(home).run_one(connection, sync, mode=mode)
+        except SyncFailed as failure:
+            raise _failure(failure) from failure
+        except SyncsError as error:
+            raise Failure(description=str(error), allow_retries=error.retryable) from error
+        context.log.info(
+            f"{result.sync_type} run {result.run_id}: "
+            + ", ".join(
+                f"{m} +{c.added} ~{c.updated} -{c.deleted}" for m, c in result.models.items()
+            )
+        )
+        selected = context.selected_asset_keys
+        for model in sync.models:
+            key = model_key(spec.name, model)
+            metadata = model_metadata(result, model)
+            if key in selected:
+                yield MaterializeResult(asset_key=key, metadata=metadata)
+            else:
+                context.log_event(
+                    AssetMaterialization(
+                        asset_key=key,
+                        partition=connection_id,
+                        metadata=metadata,
+                        description="synced by the same run as the selected assets",
+                    )
+                )
+        checks = context.selected_asset_check_keys
+        for check in run_checks(home, spec, result):
+            if AssetCheckKey(check.asset_key, check.check_name) in checks:
+                yield check
+
+    return _sync
