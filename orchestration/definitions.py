@@ -31,7 +31,7 @@ from orchestration.assets import RETRY_POLICY, sync_assets
 from orchestration.checks import freshness_check
 from orchestration.naming import sync_job_name, sync_keys
 from orchestration.notifications import notifications_sensor
-from orchestration.partitions import connection_partitions, partition_sensor
+from orchestration.partitions import partition_sensor
 from orchestration.scheduling import schedule_sensor
 from sources.registry import INTEGRATIONS
 from sources.spec import IntegrationSpec
@@ -60,7 +60,6 @@ def build_definitions(
                     name=sync_job_name(spec, sync),
                     selection=AssetSelection.assets(*sync_keys(spec, sync))
                     - AssetSelection.checks(freshness),
-                    partitions_def=connection_partitions(spec.name),
                     description=f"{spec.title} sync {sync.name!r} for one connection.",
                 )
             )

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 import requests
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from orchestration.partitions import sync_partitions
 from pipelines.connections import Connections
@@ -29,6 +29,7 @@ from sources.registry import INTEGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_WAIT_SECONDS = 30.0
+INTERRUPTED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 DAGSTER_YAML = """\
 # Written by `make dev`; edit freely, it is not overwritten.
@@ -43,10 +44,11 @@ concurrency:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
-# a run whose process died is marked failed, so its connection is scheduled again
+# a run stuck for 6 hours is ended and marked failed, so its connection is scheduled again
 run_monitoring:
   enabled: true
   max_resume_run_attempts: 0
+  max_runtime_seconds: 21600
   poll_interval_seconds: 30
 """
 
@@ -83,6 +85,19 @@ def start_sandboxes(home: Home, records: int, out: Any) -> list[Any]:
             )
             out.write(f"  connection {account.connection_id}\n")
     return demos
+
+
+def fail_interrupted_runs(instance: DagsterInstance) -> int:
+    """Runs the last session left started: their processes stopped with it.
+
+    Left as they are, they would count as running and keep their connections unscheduled.
+    """
+    records = instance.get_run_records(RunsFilter(statuses=INTERRUPTED))
+    for record in records:
+        instance.report_run_failed(
+            record.dagster_run, "the previous `make dev` session stopped while this run ran"
+        )
+    return len(records)
 
 
 def _default_signals() -> None:
@@ -164,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         demos = start_sandboxes(home, args.records, out)
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             sync_partitions(instance, INTEGRATIONS.values(), home)
+            interrupted = fail_interrupted_runs(instance)
+            if interrupted:
+                out.write(f"marked {interrupted} run(s) of the last session as failed\n")
         process = start_dagster(dagster_home, args.host, args.port)
         url = f"http://{args.host}:{args.port}"
         out.write(f"starting Dagster (DAGSTER_HOME={dagster_home}) ...\n")

@@ -59,6 +59,8 @@ IN_PROGRESS = [
     DagsterRunStatus.CANCELING,
 ]
 RECENT_RUNS = 20
+IMPLICIT_ASSET_JOB = "__ASSET_JOB"
+"""Dagster's job for materializations of assets picked in the UI or the CLI."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,12 @@ class SyncHistory:
 
 
 def _is_sync_run(run: DagsterRun, job_name: str, keys: set[AssetKey]) -> bool:
-    """A run of this sync: its job, or a UI materialization selecting its assets."""
-    return run.job_name == job_name or bool(run.asset_selection and run.asset_selection & keys)
+    """A run of this sync: its job, or a materialization from the UI or CLI of its assets."""
+    if run.job_name == job_name:
+        return True
+    if run.asset_selection:
+        return bool(run.asset_selection & keys)
+    return run.job_name.startswith(IMPLICIT_ASSET_JOB)
 
 
 def _started(record: RunRecord) -> datetime:
@@ -119,7 +125,7 @@ def due_mode(
     if now - (history.last_full_refresh or connection.created_at) >= sync.full_refresh_frequency:
         return "full"
     last = history.last_started
-    if last is None or now - last >= connection.frequency_for(sync.name):
+    if last is None or now - last >= (connection.frequency or sync.default_frequency):
         return "incremental"
     return None
 

@@ -1,0 +1,87 @@
+"""The Dagster definitions load, and follow the integration registry with no code per model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from dagster import AssetKey
+from pydantic import BaseModel, ConfigDict
+
+from orchestration.assets import RETRY_POLICY
+from orchestration.definitions import build_definitions, defs
+from sources.registry import INTEGRATIONS
+from sources.spec import IntegrationSpec, ModelSpec, SyncSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dagster_validates_the_workspace(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "SYNCS_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Validation successful for code location orchestration.definitions" in (
+        done.stdout + done.stderr
+    )
+
+
+def test_hubspot_models_are_assets_partitioned_by_connection():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"hubspot/contacts", "hubspot/companies", "hubspot/deals"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name == "hubspot"
+        assert node.partitions_def.name == "hubspot_connections"
+    job = defs.resolve_job_def("hubspot_crm_sync")
+    assert job.executor_def.name == "in_process"
+    assert defs.resolve_assets_def(AssetKey(["hubspot", "deals"])).op.retry_policy == RETRY_POLICY
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {"hubspot_connections", "hubspot_crm_schedule", "sync_notifications"}
+    schedule = sensors["hubspot_crm_schedule"]
+    assert schedule.minimum_interval_seconds == 15
+    assert "every 30m" in schedule.description and "full refresh every 7d" in schedule.description
+
+
+class Widget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    size: int | None = None
+
+
+class Nothing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def test_a_new_integration_appears_without_changing_orchestration():
+    toy = IntegrationSpec(
+        name="toy",
+        title="Toy",
+        config_model=Nothing,
+        credentials_model=Nothing,
+        models={"widgets": ModelSpec("widgets", Widget), "gadgets": ModelSpec("gadgets", Widget)},
+        syncs={
+            "fast": SyncSpec("fast", ("widgets",), default_frequency=timedelta(seconds=15)),
+            "slow": SyncSpec("slow", ("gadgets",), full_refresh_frequency=timedelta(days=1)),
+        },
+        extract=lambda ctx: iter(()),
+    )
+    extended = build_definitions({**INTEGRATIONS, "toy": toy})
+    graph = extended.resolve_asset_graph()
+    assert {AssetKey(["toy", "widgets"]), AssetKey(["toy", "gadgets"])} <= set(
+        graph.get_all_asset_keys()
+    )
+    assert graph.get(AssetKey(["toy", "widgets"])).partitions_def.name == "toy_connections"
+    names = {s.name for s in extended.sensors}
+    assert {"toy_connections", "toy_fast_schedule", "toy_slow_schedule"} <= names
+    assert extended.resolve_job_def("toy_slow_sync").executor_def.name == "in_process"
