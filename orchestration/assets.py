@@ -98,6 +98,8 @@ def model_metadata(result: SyncResult, model: str) -> dict[str, MetadataValue]:
         "started_at": MetadataValue.timestamp(result.started_at),
         "suspicious": MetadataValue.bool(counts.suspicious),
     }
+    for stage, seconds in result.timings.items():
+        metadata[f"{stage}_seconds"] = MetadataValue.float(round(seconds, 3))
     if counts.first_cursor is not None:
         metadata["first_cursor"] = MetadataValue.int(counts.first_cursor)
     if counts.last_cursor is not None:

@@ -51,7 +51,7 @@ def test_freshness_check_reads_last_successes_from_the_warehouse(home, hubspot, 
     result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance)
     assert result.success
     evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {"hubspot/contacts", "hubspot/companies", "hubspot/deals"}
+    assert {"hubspot/contacts", "hubspot/companies", "hubspot/deals"} <= set(evaluations)
     contacts = evaluations["hubspot/contacts"]
     assert not contacts.passed
     assert contacts.metadata["stale_connections"].value == 1

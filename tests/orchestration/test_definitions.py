@@ -38,16 +38,16 @@ def test_dagster_validates_the_workspace(tmp_path):
 def test_hubspot_models_are_assets_partitioned_by_connection():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"hubspot/contacts", "hubspot/companies", "hubspot/deals"}
+    assert {"hubspot/contacts", "hubspot/companies", "hubspot/deals"} <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name == "hubspot"
-        assert node.partitions_def.name == "hubspot_connections"
+        assert node.group_name == key.path[0]
+        assert node.partitions_def.name == f"{key.path[0]}_connections"
     job = defs.resolve_job_def("hubspot_crm_sync")
     assert job.executor_def.name == "in_process"
     assert defs.resolve_assets_def(AssetKey(["hubspot", "deals"])).op.retry_policy == RETRY_POLICY
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"hubspot_connections", "hubspot_crm_schedule", "sync_notifications"}
+    assert {"hubspot_connections", "hubspot_crm_schedule", "sync_notifications"} <= set(sensors)
     schedule = sensors["hubspot_crm_schedule"]
     assert schedule.minimum_interval_seconds == 15
     assert "every 30m" in schedule.description and "full refresh every 7d" in schedule.description
@@ -61,6 +61,18 @@ class Widget(BaseModel):
 
 class Nothing(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def test_every_registered_integration_has_its_assets_partitions_and_sensors():
+    graph = defs.resolve_asset_graph()
+    sensors = {s.name for s in defs.sensors}
+    for spec in INTEGRATIONS.values():
+        assert f"{spec.name}_connections" in sensors
+        for sync in spec.syncs.values():
+            assert f"{spec.name}_{sync.name}_schedule" in sensors
+            assert defs.resolve_job_def(f"{spec.name}_{sync.name}_sync")
+            for model in sync.models:
+                assert graph.get(AssetKey([spec.name, model])).group_name == spec.name
 
 
 def test_a_new_integration_appears_without_changing_orchestration():

@@ -80,11 +80,11 @@ def test_make_dev_serves_the_demo_partitions_and_stops_on_sigint(tmp_path):
         keys = {
             "/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes["data"]["assetNodes"]
         }
-        assert keys == {
+        assert {
             "hubspot/contacts": "hubspot",
             "hubspot/companies": "hubspot",
             "hubspot/deals": "hubspot",
-        }
+        }.items() <= keys.items()
         assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()
     finally:
         process.send_signal(signal.SIGINT)
