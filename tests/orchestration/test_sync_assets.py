@@ -125,7 +125,7 @@ def test_selecting_one_model_runs_the_whole_sync_and_reports_every_model(home, h
     add_partitions(instance, home)
     job = (
         build_definitions()
-        .get_implicit_global_asset_job_def()
+        .resolve_implicit_global_asset_job_def()
         .get_subset(asset_selection={CONTACTS})
     )
     result = job.execute_in_process(partition_key="acme", instance=instance)
