@@ -30,7 +30,7 @@ from dagster import (
 from orchestration.assets import RETRY_POLICY, sync_assets
 from orchestration.checks import freshness_check
 from orchestration.naming import sync_job_name, sync_keys
-from orchestration.notifications import notifications_sensor
+from orchestration.notifications import dispatcher_sensor, notifications_sensor
 from orchestration.partitions import partition_sensor
 from orchestration.scheduling import schedule_sensor
 from sources.registry import INTEGRATIONS
@@ -48,7 +48,7 @@ def build_definitions(
     assets: list[AssetsDefinition] = []
     checks: list[AssetChecksDefinition] = []
     jobs = []
-    sensors: list[SensorDefinition] = [notifications_sensor(integrations)]
+    sensors: list[SensorDefinition] = [notifications_sensor(integrations), dispatcher_sensor()]
     for spec in integrations.values():
         sensors.append(partition_sensor(spec))
         for sync in spec.syncs.values():

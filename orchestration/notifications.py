@@ -30,11 +30,15 @@ from orchestration.naming import model_key
 from orchestration.partitions import SENSOR_INTERVAL_SECONDS
 from pipelines.changes import ModelResult
 from pipelines.home import Home
+from pipelines.notify import deliver_due
 from pipelines.outbox import enqueue
 from pipelines.results import SyncResult
 from sources.spec import IntegrationSpec
 
 SENSOR_NAME = "sync_notifications"
+DISPATCHER_NAME = "webhook_dispatcher"
+DISPATCH_INTERVAL_SECONDS = 5
+DISPATCH_BATCH = 20
 BATCH = 500
 _COUNTS = ("added", "updated", "deleted", "unchanged", "rejected", "fetched", "rows_total")
 
@@ -120,5 +124,32 @@ def notifications_sensor(integrations: Mapping[str, IntegrationSpec]) -> SensorD
         return SensorResult(
             skip_reason=SkipReason(message), cursor=json.dumps(cursor, sort_keys=True)
         )
+
+    return _sensor
+
+
+def dispatcher_sensor() -> SensorDefinition:
+    """Delivers due webhooks from the outbox under Dagster, a bounded batch per tick.
+
+    Reconciling with the warehouse is left to ``syncs serve`` and ``syncs webhooks
+    dispatch``: a sensor tick must not wait on the warehouse lock, and the post-load
+    sensor already writes every Dagster run's messages.
+    """
+
+    @sensor(
+        name=DISPATCHER_NAME,
+        description="Delivers due webhooks from the outbox, signed, with retries.",
+        minimum_interval_seconds=DISPATCH_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: SensorEvaluationContext) -> SkipReason:
+        attempts = deliver_due(Home.from_env(), limit=DISPATCH_BATCH)
+        outcomes: dict[str, int] = {}
+        for attempt in attempts:
+            outcomes[attempt.outcome] = outcomes.get(attempt.outcome, 0) + 1
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        if attempts:
+            context.log.info(f"webhook attempts: {summary}")
+        return SkipReason(f"webhook attempts: {summary or 'none due'}")
 
     return _sensor

@@ -48,3 +48,26 @@ def test_two_partitions_materialized_between_ticks_are_both_handed_on(home, hubs
     third = sensor(build_sensor_context(instance=instance, cursor=second.cursor))
     assert "0 new materializations" in third.skip_reason.skip_message
     assert len(outbox(home)) == 6
+
+
+def test_dispatcher_sensor_delivers_the_outbox_signed(home, hubspot, instance):
+    from standardwebhooks import Webhook
+
+    from pipelines.webhook_endpoints import WebhookEndpoints
+    from pipelines.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    try:
+        _, secret = WebhookEndpoints(home).add(receiver.url)
+        add_hubspot(home, hubspot, "acme", ACME)
+        add_partitions(instance, home)
+        assert run_sync(instance, "acme").success
+        sensor = defs.resolve_sensor_def("webhook_dispatcher")
+        tick = sensor(build_sensor_context(instance=instance))
+        assert "3 delivered" in tick.skip_message
+        bodies = [Webhook(secret).verify(w.body, w.headers) for w in receiver.received]
+        assert sorted(b["model"] for b in bodies) == ["companies", "contacts", "deals"]
+        again = sensor(build_sensor_context(instance=instance))
+        assert "none due" in again.skip_message
+    finally:
+        receiver.stop()
