@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from queue import Empty, Queue
 from typing import Any, TypeVar
 
@@ -215,6 +216,61 @@ class RequestRatePacer:
             if len(answered) < self.burst:
                 return 0.0
             return max(answered[-self.burst] + self.per - now, 0.0)
+
+
+class RateLimitHeaders:
+    """A pacer for APIs that announce their budget on every answer.
+
+    GitHub (and many others) send ``x-ratelimit-remaining`` and ``x-ratelimit-reset``. Once
+    the remaining budget is down to ``reserve``, the next request waits for the reset instead
+    of being refused. An epoch reset is measured against the server's own clock (its
+    ``Date`` header, which is truncated to the second and so never makes the wait too
+    short), so a skewed local clock neither wastes time nor trips the limit. A pause is never
+    longer than ``max_pause`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        remaining_header: str = "x-ratelimit-remaining",
+        reset_header: str = "x-ratelimit-reset",
+        reset_is_epoch: bool = True,
+        reserve: int = 0,
+        max_pause: float = 3600.0,
+    ) -> None:
+        self.remaining_header = remaining_header
+        self.reset_header = reset_header
+        self.reset_is_epoch = reset_is_epoch
+        self.reserve = reserve
+        self.max_pause = max_pause
+
+    def __call__(self, response: requests.Response) -> float:
+        remaining = _number_header(response, self.remaining_header)
+        if remaining is None or remaining > self.reserve:
+            return 0.0
+        reset = _number_header(response, self.reset_header)
+        if reset is None:
+            return 0.0
+        pause = reset - _server_time(response) if self.reset_is_epoch else reset
+        return min(max(pause, 0.0), self.max_pause)
+
+
+def _number_header(response: requests.Response, name: str) -> float | None:
+    try:
+        return float(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _server_time(response: requests.Response) -> float:
+    """The server's clock from its ``Date`` header; ours when it sent none."""
+    date = response.headers.get("Date")
+    if date:
+        try:
+            return parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            pass
+    return time.time()
 
 
 @dataclass
