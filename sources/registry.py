@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sources.errors import ConfigError
+from sources.github import SPEC as GITHUB
 from sources.gong import SPEC as GONG
 from sources.google_drive import SPEC as GOOGLE_DRIVE
 from sources.hubspot import SPEC as HUBSPOT
 from sources.spec import IntegrationSpec
 
 INTEGRATIONS: dict[str, IntegrationSpec] = {
-    spec.name: spec for spec in (HUBSPOT, GONG, GOOGLE_DRIVE)
+    spec.name: spec for spec in (HUBSPOT, GONG, GOOGLE_DRIVE, GITHUB)
 }
 
 
