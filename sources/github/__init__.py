@@ -115,6 +115,12 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
     ctx.new_cursors["pull_requests"] = {"since": new_pulls}
 
 
+def _sandbox_client(base_url: str) -> Any:
+    from sources.github.sandbox import GitHubSandboxClient
+
+    return GitHubSandboxClient(base_url)
+
+
 def _sandbox(*args: Any, **kwargs: Any) -> Any:
     from sources.github.demo import start_demo_sandbox
 
@@ -150,4 +156,5 @@ SPEC = IntegrationSpec(
     extract=extract,
     rate_limit_pacer=pace,
     sandbox=_sandbox,
+    sandbox_client=_sandbox_client,
 )

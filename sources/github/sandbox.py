@@ -382,8 +382,6 @@ class GitHubSandbox(SandboxServer):
             unknown = set(issue_changes) - {"title", "body", "state", "labels", "assignees"}
             if unknown:
                 raise ValueError(f"cannot change {sorted(unknown)} of a pull request")
-            if "state" in issue_changes and pull.merged_at is not None:
-                raise ValueError(f"pull request #{number} is merged; it cannot be reopened")
             if "draft" in changes:
                 pull.draft = bool(changes["draft"])
             if "base" in changes:
@@ -569,6 +567,8 @@ class GitHubSandbox(SandboxServer):
             state = changes["state"]
             if state not in ("open", "closed"):
                 raise ValueError("state is open or closed")
+            if state == "open" and item.pull is not None and item.pull.merged_at is not None:
+                raise ValueError(f"pull request #{item.number} is merged; it cannot be reopened")
             if state == "closed" and item.state == "open":
                 item.closed, item.closed_by = when, account.user.login
                 if item.pull is None:
@@ -1076,8 +1076,60 @@ def _at_json(at: datetime | None) -> str | None:
     return None if at is None else iso(to_s(at))
 
 
+_LISTS = frozenset({"labels", "assignees", "requested_reviewers"})
+_FLAGS = frozenset({"locked", "draft", "push"})
+_PULL_ONLY = frozenset({"head", "base", "draft", "push", "requested_reviewers"})
+
+
+def _typed_fields(properties: dict[str, str]) -> dict[str, Any]:
+    """``KEY=VALUE`` words as the Python API takes them: lists comma-separated, flags true."""
+    out: dict[str, Any] = {}
+    for key, value in properties.items():
+        if key in _LISTS:
+            out[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key in _FLAGS:
+            out[key] = value.strip().lower() in ("1", "true", "yes")
+        elif key == "milestone" and value.lower() in ("", "none"):
+            out[key] = None
+        else:
+            out[key] = value
+    return out
+
+
 class GitHubSandboxClient(SandboxClient):
-    """The ``GitHubSandbox`` Python API over HTTP, for a sandbox in another process."""
+    """The ``GitHubSandbox`` Python API over HTTP, for a sandbox in another process.
+
+    ``create``/``update``/``archive``/``restore``/``erase`` are the verbs ``syncs sandbox
+    github --url ...`` drives: on TOKEN owner/repo [NUMBER] with ``KEY=VALUE`` fields.
+    """
+
+    def create(self, token: str, repo_name: str, properties: dict[str, str]) -> dict[str, Any]:
+        """A pull request when ``head`` is given, an issue otherwise."""
+        fields = _typed_fields(properties)
+        title = str(fields.pop("title", "Opened from the command line"))
+        if "head" in fields:
+            return self.create_pull(token, repo_name, title=title, **fields)
+        return self.create_issue(token, repo_name, title=title, **fields)
+
+    def update(
+        self, token: str, repo_name: str, number: int | str, properties: dict[str, str]
+    ) -> dict[str, Any]:
+        fields = _typed_fields(properties)
+        if _PULL_ONLY & set(fields):
+            return self.update_pull(token, repo_name, int(number), **fields)
+        return self.update_issue(token, repo_name, int(number), **fields)
+
+    def archive(self, token: str, repo_name: str, number: int | str) -> dict[str, Any]:
+        """Close an issue or pull request."""
+        return self.update_issue(token, repo_name, int(number), state="closed")
+
+    def restore(self, token: str, repo_name: str, number: int | str) -> dict[str, Any]:
+        """Reopen an issue or pull request."""
+        return self.update_issue(token, repo_name, int(number), state="open")
+
+    def erase(self, token: str, repo_name: str, number: int | str) -> None:
+        """Delete an issue for good."""
+        self.delete_issue(token, repo_name, int(number))
 
     def _repo_path(self, token: str, repo_name: str) -> str:
         return f"/_sandbox/github/{quote(token, safe='')}/repos/{repo_name}"

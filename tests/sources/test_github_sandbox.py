@@ -516,3 +516,38 @@ def test_shared_http_layer_treats_github_rate_limits_as_transient() -> None:
         assert not retry_rate_limited(refused)
         with pytest.raises(AuthenticationError, match="'acme'"):
             check_response(refused, "acme")
+
+
+def test_command_line_drives_a_running_sandbox(sandbox: GitHubSandbox, capsys) -> None:
+    from pipelines.cli import drive_sandbox
+    from sources.registry import get_integration
+
+    spec = get_integration("github")
+
+    def drive(*words: str) -> str:
+        assert drive_sandbox(spec, sandbox.base_url, list(words)) == 0
+        return capsys.readouterr().out
+
+    opened = drive("create", TOKEN, REPO, "title=From the shell", "labels=bug,question")
+    assert '"number": 86' in opened
+    assert sandbox.issue(TOKEN, REPO, 86)["labels"][1]["name"] == "question"
+    drive("update", TOKEN, REPO, "86", "milestone=v1.1", "locked=true")
+    assert sandbox.issue(TOKEN, REPO, 86)["milestone"]["title"] == "v1.1"
+    assert sandbox.issue(TOKEN, REPO, 86)["locked"] is True
+    drive("archive", TOKEN, REPO, "86")
+    assert sandbox.issue(TOKEN, REPO, 86)["state"] == "closed"
+    drive("restore", TOKEN, REPO, "86")
+    assert sandbox.issue(TOKEN, REPO, 86)["state_reason"] == "reopened"
+    drive("comment", TOKEN, REPO, "86")
+    assert sandbox.issue(TOKEN, REPO, 86)["comments"] == 1
+    drive("create", TOKEN, REPO, "title=Shell PR", "head=shell", "draft=true")
+    assert sandbox.pull(TOKEN, REPO, 87)["draft"] is True
+    drive("update", TOKEN, REPO, "87", "draft=false", "push=true")
+    assert sandbox.pull(TOKEN, REPO, 87)["commits"] == 2
+    drive("merge_pull", TOKEN, REPO, "87")
+    with pytest.raises(SandboxAdminError):
+        drive("restore", TOKEN, REPO, "87")
+    drive("erase", TOKEN, REPO, "86")
+    assert 86 not in sandbox.numbers(TOKEN, REPO)
+    drive("fault", "500", "count=1")
+    assert session().get(f"{sandbox.base_url}/repos/{REPO}", timeout=5).status_code == 500
