@@ -167,15 +167,20 @@ class GitHubApi:
                 f"/repos/{repository}/issues", params=params, paginator=paginator
             ):
                 items: list[dict[str, Any]] = list(page)
-                fresh = [r for r in items if not (r["updated_at"] == window and r["id"] in edge)]
+                stamps = [to_since(r["updated_at"]) for r in items]
+                fresh = [
+                    r
+                    for r, stamp in zip(items, stamps, strict=True)
+                    if not (stamp == window and r["id"] in edge)
+                ]
                 if fresh:
                     yield fresh
                 if not items or not paginator.has_next_page:
                     return
-                last = items[-1]["updated_at"]
+                last = stamps[-1]
                 if window is None or last > window:
                     restart = last
-                    edge = {r["id"] for r in items if r["updated_at"] == last}
+                    edge = {r["id"] for r, s in zip(items, stamps, strict=True) if s == last}
                     break
                 edge.update(r["id"] for r in items)
             if restart is None:
@@ -194,7 +199,9 @@ class GitHubApi:
             f"/repos/{repository}/pulls", params=params, paginator=HeaderLinkPaginator()
         ):
             items: list[dict[str, Any]] = list(page)
-            fresh = items if since is None else [p for p in items if p["updated_at"] >= since]
+            fresh = (
+                items if since is None else [p for p in items if to_since(p["updated_at"]) >= since]
+            )
             if fresh:
                 yield fresh
             if len(fresh) < len(items):

@@ -128,6 +128,9 @@ def test_initial_sync_pages_and_routes_pull_requests_to_their_model(home, github
         [API],
     )
     assert labelled and labelled[0][0].startswith('["')
+    for path in home.root.rglob("*"):
+        if path.is_file():
+            assert ACME.encode() not in path.read_bytes(), path
 
 
 def test_incremental_picks_up_exactly_the_changes(home, github, runner):
