@@ -109,10 +109,6 @@ class _ValidationFailed(SandboxError):
         self.errors = [{"resource": resource, "field": field, "code": "invalid"}]
 
 
-def _invalid(resource: str, field: str) -> SandboxError:
-    return _ValidationFailed(resource, field)
-
-
 class GitHubSandbox(SandboxServer):
     """GitHub's REST API for issues and pull requests on 127.0.0.1, one account per token.
 
@@ -753,15 +749,15 @@ class GitHubSandbox(SandboxServer):
         sort = request.arg("sort") or "created"
         direction = request.arg("direction") or "desc"
         if state not in ("open", "closed", "all"):
-            raise _invalid("Issue", "state")
+            raise _ValidationFailed("Issue", "state")
         if sort not in ("created", "updated", "comments"):
-            raise _invalid("Issue", "sort")
+            raise _ValidationFailed("Issue", "sort")
         if direction not in ("asc", "desc"):
-            raise _invalid("Issue", "direction")
+            raise _ValidationFailed("Issue", "direction")
         since_text = request.arg("since")
         since = parse_iso(since_text) if since_text else None
         if since_text and since is None:
-            raise _invalid("Issue", "since")
+            raise _ValidationFailed("Issue", "since")
         assert account is not None
         return self._listing(request, account, repo, "issues", state, sort, direction, since)
 
@@ -771,11 +767,11 @@ class GitHubSandbox(SandboxServer):
         sort = request.arg("sort") or "created"
         direction = request.arg("direction") or ("desc" if sort == "created" else "asc")
         if state not in ("open", "closed", "all"):
-            raise _invalid("PullRequest", "state")
+            raise _ValidationFailed("PullRequest", "state")
         if sort not in ("created", "updated", "popularity", "long-running"):
-            raise _invalid("PullRequest", "sort")
+            raise _ValidationFailed("PullRequest", "sort")
         if direction not in ("asc", "desc"):
-            raise _invalid("PullRequest", "direction")
+            raise _ValidationFailed("PullRequest", "direction")
         assert account is not None
         return self._listing(request, account, repo, "pulls", state, sort, direction, None)
 
