@@ -25,6 +25,7 @@ import math
 import threading
 import time
 import uuid
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -788,15 +789,17 @@ class GitHubSandbox(SandboxServer):
     ) -> Response:
         per_page, page = self._page_args(request)
         with self._data:
-            key = (repo.id, repo.version, kind, state, sort, direction, since)
+            key = (repo.id, repo.version, kind, state, sort, direction)
             numbers = self._listings.get(key)
             if numbers is None:
-                numbers = _ordered(repo, kind, state, sort, direction, since)
+                numbers = _ordered(repo, kind, state, sort, direction)
                 self._listings[key] = numbers
                 while len(self._listings) > 64:
                     self._listings.popitem(last=False)
             else:
                 self._listings.move_to_end(key)
+            if since is not None:
+                numbers = _updated_since(repo, numbers, since, sort, direction)
             chunk = numbers[(page - 1) * per_page : page * per_page]
             render = render_pull if kind == "pulls" else render_issue
             body = [render(repo, account, repo.issues[n], self.base_url) for n in chunk]
@@ -1039,16 +1042,12 @@ class GitHubSandbox(SandboxServer):
         return self._admin_call(exhaust)
 
 
-def _ordered(
-    repo: Repo, kind: str, state: str, sort: str, direction: str, since: int | None
-) -> list[int]:
+def _ordered(repo: Repo, kind: str, state: str, sort: str, direction: str) -> list[int]:
     """Numbers of a listing in the API's order; ties keep number order."""
     items = [
         i
         for i in repo.issues.values()
-        if (kind == "issues" or i.pull is not None)
-        and (state == "all" or i.state == state)
-        and (since is None or i.updated >= since)
+        if (kind == "issues" or i.pull is not None) and (state == "all" or i.state == state)
     ]
 
     def key(item: IssueState) -> tuple[float, int]:
@@ -1063,6 +1062,19 @@ def _ordered(
 
     items.sort(key=key, reverse=direction == "desc")
     return [i.number for i in items]
+
+
+def _updated_since(
+    repo: Repo, numbers: list[int], since: int, sort: str, direction: str
+) -> list[int]:
+    """The listing's numbers updated at or after ``since``; a bisection when sorted by update."""
+    if sort != "updated":
+        return [n for n in numbers if repo.issues[n].updated >= since]
+    if direction == "asc":
+        start = bisect_left(numbers, since, key=lambda n: repo.issues[n].updated)
+        return numbers[start:]
+    end = bisect_left(numbers, -since + 1, key=lambda n: -repo.issues[n].updated)
+    return numbers[:end]
 
 
 # remote driving

@@ -168,6 +168,15 @@ def test_since_is_inclusive_and_sort_updated_ascending(sandbox: GitHubSandbox) -
         (numbers[3], "2025-03-01T12:00:00Z"),
         (numbers[9], "2025-03-01T12:00:01Z"),
     ]
+    newest_first = follow(
+        sandbox,
+        f"/repos/{REPO}/issues",
+        state="all",
+        sort="updated",
+        direction="desc",
+        since="2025-03-01T12:00:00Z",
+    )[0]
+    assert [i["number"] for i in newest_first] == [numbers[9], numbers[3], numbers[1]]
     ascending = [
         i["updated_at"]
         for p in follow(
