@@ -51,6 +51,19 @@ def pace(response: requests.Response) -> float:
     return pause
 
 
+def rate_limited(response: requests.Response) -> bool:
+    """GitHub's ways of saying "slow down": 429, or 403 with ``x-ratelimit-remaining: 0``,
+    a ``retry-after``, or a message about a (secondary) rate limit. Any other 403 is a
+    refusal of the token."""
+    if response.status_code == 429:
+        return True
+    if response.status_code != 403:
+        return False
+    if response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers:
+        return True
+    return "rate limit" in response.text.lower()
+
+
 def to_since(value: str | datetime) -> str:
     """GitHub's timestamp format, whole seconds in UTC: ``2024-01-02T03:04:05Z``."""
     if isinstance(value, str):
@@ -222,4 +235,5 @@ def make_client(
         headers=HEADERS,
         request_log=request_log,
         pacer=pace,
+        rate_limited=rate_limited,
     )

@@ -496,35 +496,43 @@ def test_no_handler_errors(sandbox: GitHubSandbox) -> None:
     assert sandbox.handler_errors == []
 
 
-def test_shared_http_layer_treats_github_rate_limits_as_transient() -> None:
+def test_client_treats_rate_limits_as_transient_and_other_refusals_as_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from sources.errors import AuthenticationError, TransientError
-    from sources.http import RateLimitHeaders, check_response, retry_rate_limited
+    from sources.github.api import GitHubApi, make_client, rate_limited
+    from sources.http import RateLimitHeaders
 
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "1")
     with GitHubSandbox(rate_limit=2, rate_window=600) as sb:
         sb.add_account(TOKEN)
         sb.add_repo(TOKEN, REPO)
         url = f"{sb.base_url}/repos/{REPO}"
         ok = session().get(url, timeout=5)
-        assert not retry_rate_limited(ok)
+        assert not rate_limited(ok)
         assert RateLimitHeaders()(ok) == 0, "1 left and no reserve: no pause"
         assert 0 < RateLimitHeaders(reserve=1)(ok) <= 601
         assert RateLimitHeaders(reserve=1, max_pause=5)(ok) == 5
+
+        def api(token: str = TOKEN) -> GitHubApi:
+            return GitHubApi(make_client(sb.base_url, token, "acme", None))
+
         sb.exhaust_rate_limit(TOKEN)
-        spent = session().get(url, timeout=5)
-        assert spent.status_code == 403 and retry_rate_limited(spent)
-        with pytest.raises(TransientError, match=r"'acme'.*403.*API rate limit exceeded"):
-            check_response(spent, "acme")
+        assert rate_limited(session().get(url, timeout=5))
+        with pytest.raises(TransientError, match=r"'acme'.*rate limited.*403"):
+            api().repository(REPO)
         sb.reset_rate_limits()
         sb.inject_secondary_limit(retry_after=None)
         secondary = session().get(url, timeout=5)
         assert secondary.headers["x-ratelimit-remaining"] != "0"
-        assert retry_rate_limited(secondary)
-        with pytest.raises(TransientError):
-            check_response(secondary, "acme")
+        assert rate_limited(secondary)
+        sb.inject_secondary_limit(retry_after=None)
+        with pytest.raises(TransientError, match="secondary rate limit"):
+            api().repository(REPO)
         refused = session("ghp_wrong").get(url, timeout=5)
-        assert not retry_rate_limited(refused)
+        assert not rate_limited(refused)
         with pytest.raises(AuthenticationError, match="'acme'"):
-            check_response(refused, "acme")
+            api("ghp_wrong").repository(REPO)
 
 
 def test_command_line_drives_a_running_sandbox(sandbox: GitHubSandbox, capsys) -> None:
