@@ -3,7 +3,7 @@
 One listing of ``/issues`` per repository feeds both models: issues go to ``issues``, and the
 pull requests it also returns are only noted, because a pull request's own fields come from
 ``/pulls`` (it lands in ``pull_requests``, never in both). The cursor is, per repository and
-model, the newest ``updated_at`` seen, never later than the run's start minus a minute.
+model, the newest ``updated_at`` seen, by the shared rule of ``sources.cursors``.
 GitHub has no deletion feed: deleted and transferred issues are found by a full refresh.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sources.cursors import SAFETY_MARGIN, advance
 from sources.github.api import (
     GitHubApi,
     is_pull_request,
@@ -27,14 +28,14 @@ from sources.github.config import GitHubConfig, GitHubCredentials
 from sources.github.models import Issue, PullRequest
 from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
 
-CURSOR_SAFETY = timedelta(minutes=1)
 
+def _advance(since: str | None, newest: str | None, ceiling: datetime) -> str:
+    """The shared time-cursor rule, on GitHub's timestamps."""
 
-def _advance(since: str | None, newest: str | None, ceiling: str) -> str:
-    """The next cursor: what this run saw, never past ``ceiling``, never backwards."""
-    if since is None:
-        return ceiling if newest is None else min(newest, ceiling)
-    return since if newest is None else max(since, min(newest, ceiling))
+    def when(stamp: str | None) -> datetime | None:
+        return None if stamp is None else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    return to_since(advance(when(since), when(newest), ceiling))
 
 
 def _stored(ctx: ExtractContext, model: str) -> dict[str, str]:
@@ -97,7 +98,7 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
             ctx.http,
         )
     )
-    ceiling = to_since(datetime.now(UTC) - CURSOR_SAFETY)
+    ceiling = datetime.now(UTC) - SAFETY_MARGIN
     old_issues, old_pulls = _stored(ctx, "issues"), _stored(ctx, "pull_requests")
     new_issues: dict[str, str] = {}
     new_pulls: dict[str, str] = {}

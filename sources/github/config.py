@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sources.config_types import HttpUrl
+
 GITHUB_API = "https://api.github.com"
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -14,7 +16,7 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,1
 class GitHubConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(GITHUB_API, description="API root; the sandbox's URL in tests")
+    base_url: HttpUrl = Field(GITHUB_API, description="API root; the sandbox's URL in tests")
     repositories: list[str] = Field(
         min_length=1, description="repositories to sync, as owner/repo (comma-separated)"
     )
@@ -36,13 +38,6 @@ class GitHubConfig(BaseModel):
                 raise ValueError(f"{name!r} is not a repository; write it as owner/repo")
             unique.setdefault(name.lower(), name)
         return list(unique.values())
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 class GitHubCredentials(BaseModel):

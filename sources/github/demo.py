@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sources.github.sandbox import GitHubSandbox
+from sources.sandbox import SandboxDemo
 from sources.spec import DemoAccount
 
 # customer, seed, {repository: share of ``records`` as issues}; each also has an archive
@@ -17,17 +18,8 @@ CUSTOMERS: tuple[tuple[str, int, dict[str, float]], ...] = (
 
 
 @dataclass
-class GitHubDemo:
+class GitHubDemo(SandboxDemo):
     sandbox: GitHubSandbox
-    accounts: list[DemoAccount] = field(default_factory=list)
-    step: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return self.sandbox.base_url
-
-    def stop(self) -> None:
-        self.sandbox.stop()
 
     def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
         """Open, comment on, close and relabel issues, open and merge pull requests.

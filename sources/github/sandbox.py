@@ -119,6 +119,8 @@ class GitHubSandbox(SandboxServer):
     """
 
     name = "github"
+    not_found_category = DOCS
+    bad_request_category = DOCS
     rate_limit_message = SECONDARY_MESSAGE.format(id="0000:0000:0000000:0000000:00000000")
     rate_limit_category = DOCS_SECONDARY
     server_error_message = "Server Error"
@@ -858,24 +860,6 @@ class GitHubSandbox(SandboxServer):
             return json_response(render_pull(repo, account, item, self.base_url, single=True))
 
     # admin endpoints
-
-    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
-        try:
-            return json_response(action(), status)
-        except KeyError as exc:
-            raise SandboxError(404, str(exc.args[0]), "NOT_FOUND_ADMIN") from None
-        except (TypeError, ValueError) as exc:
-            conflict = "already exists" in str(exc)
-            raise SandboxError(409 if conflict else 400, str(exc), "VALIDATION_ERROR") from None
-
-    @staticmethod
-    def _payload(request: Request) -> dict[str, Any]:
-        payload = request.json()
-        if payload is None:
-            return {}
-        if not isinstance(payload, dict):
-            raise SandboxError(400, "body must be a JSON object", "VALIDATION_ERROR")
-        return payload
 
     @staticmethod
     def _token(request: Request) -> str:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pytest
 
 from pipelines.connections import Connections
@@ -15,6 +14,7 @@ from pipelines.home import Home
 from pipelines.sync import SyncFailed
 from sources.errors import ConfigError
 from sources.github.sandbox import GitHubSandbox
+from tests.helpers import events, query
 
 ACME = "ghp_acme_0123456789abcdef"
 GLOBEX = "github_pat_globex_fedcba9876543210"
@@ -50,23 +50,6 @@ def add_github(
         connection_id,
         credentials={"access_token": token},
         config={"base_url": sandbox.base_url, "repositories": repositories, **config},
-    )
-
-
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def events(home: Home, run_id: str) -> list[tuple]:
-    return query(
-        home,
-        "select model, record_id, action, changed_fields from syncs.change_events "
-        "where run_id = ? order by cursor",
-        [run_id],
     )
 
 
