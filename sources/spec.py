@@ -9,6 +9,7 @@ platform and is shared by every integration.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -80,6 +81,16 @@ class ExtractContext:
 
 
 ExtractFn = Callable[[ExtractContext], Iterator[Page]]
+
+
+def imported_on_call(module: str, name: str) -> Callable[..., Any]:
+    """``module.name(...)``, imported only when called: sandboxes and demos stay out of
+    what production imports."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
 
 
 @dataclass(frozen=True)

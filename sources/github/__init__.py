@@ -26,7 +26,14 @@ from sources.github.api import (
 )
 from sources.github.config import GitHubConfig, GitHubCredentials
 from sources.github.models import Issue, PullRequest
-from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
+from sources.spec import (
+    ExtractContext,
+    IntegrationSpec,
+    ModelSpec,
+    Page,
+    SyncSpec,
+    imported_on_call,
+)
 
 
 def _advance(since: str | None, newest: str | None, ceiling: datetime) -> str:
@@ -116,18 +123,6 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
     ctx.new_cursors["pull_requests"] = {"since": new_pulls}
 
 
-def _sandbox_client(base_url: str) -> Any:
-    from sources.github.sandbox import GitHubSandboxClient
-
-    return GitHubSandboxClient(base_url)
-
-
-def _sandbox(*args: Any, **kwargs: Any) -> Any:
-    from sources.github.demo import start_demo_sandbox
-
-    return start_demo_sandbox(*args, **kwargs)
-
-
 SPEC = IntegrationSpec(
     name="github",
     title="GitHub",
@@ -156,6 +151,6 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     rate_limit_pacer=pace,
-    sandbox=_sandbox,
-    sandbox_client=_sandbox_client,
+    sandbox=imported_on_call("sources.github.demo", "start_demo_sandbox"),
+    sandbox_client=imported_on_call("sources.github.sandbox", "GitHubSandboxClient"),
 )

@@ -23,7 +23,14 @@ from sources.gong.api import GongApi, iso_utc, parse_time
 from sources.gong.config import GongConfig, GongCredentials
 from sources.gong.models import Call, CallTranscript
 from sources.http import ApiClient, RequestRatePacer
-from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
+from sources.spec import (
+    ExtractContext,
+    IntegrationSpec,
+    ModelSpec,
+    Page,
+    SyncSpec,
+    imported_on_call,
+)
 
 CALLS = "calls"
 TRANSCRIPTS = "call_transcripts"
@@ -90,18 +97,6 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
         ctx.new_cursors[model] = {"started": iso_utc(cursor)}
 
 
-def _sandbox_client(base_url: str) -> Any:
-    from sources.gong.sandbox import GongSandboxClient
-
-    return GongSandboxClient(base_url)
-
-
-def _sandbox(*args: Any, **kwargs: Any) -> Any:
-    from sources.gong.demo import start_demo_sandbox
-
-    return start_demo_sandbox(*args, **kwargs)
-
-
 SPEC = IntegrationSpec(
     name="gong",
     title="Gong",
@@ -123,6 +118,6 @@ SPEC = IntegrationSpec(
         )
     },
     extract=extract,
-    sandbox=_sandbox,
-    sandbox_client=_sandbox_client,
+    sandbox=imported_on_call("sources.gong.demo", "start_demo_sandbox"),
+    sandbox_client=imported_on_call("sources.gong.sandbox", "GongSandboxClient"),
 )

@@ -22,7 +22,14 @@ from sources.google_drive.models import DriveFile
 from sources.google_drive.scope import ENTERED, LEFT, Scope
 from sources.http import ApiClient
 from sources.oauth2 import OAuth2RefreshAuth
-from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
+from sources.spec import (
+    ExtractContext,
+    IntegrationSpec,
+    ModelSpec,
+    Page,
+    SyncSpec,
+    imported_on_call,
+)
 
 MODEL = "files"
 
@@ -172,18 +179,6 @@ def _tombstone_subtree(api: DriveApi, folder_id: str, when: str | None) -> Itera
             yield Page(MODEL, [{"id": f["id"], "deleted_at": when} for f in files], deleted=True)
 
 
-def _sandbox_client(base_url: str) -> Any:
-    from sources.google_drive.sandbox import GoogleDriveSandboxClient
-
-    return GoogleDriveSandboxClient(base_url)
-
-
-def _sandbox(*args: Any, **kwargs: Any) -> Any:
-    from sources.google_drive.demo import start_demo_sandbox
-
-    return start_demo_sandbox(*args, **kwargs)
-
-
 SPEC = IntegrationSpec(
     name="google_drive",
     title="Google Drive",
@@ -202,6 +197,6 @@ SPEC = IntegrationSpec(
         )
     },
     extract=extract,
-    sandbox=_sandbox,
-    sandbox_client=_sandbox_client,
+    sandbox=imported_on_call("sources.google_drive.demo", "start_demo_sandbox"),
+    sandbox_client=imported_on_call("sources.google_drive.sandbox", "GoogleDriveSandboxClient"),
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import requests
 
@@ -17,7 +16,14 @@ from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, HubSpotApi, flatten, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
 from sources.hubspot.models import Company, Contact, Deal
-from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, SyncSpec
+from sources.spec import (
+    ExtractContext,
+    IntegrationSpec,
+    ModelSpec,
+    Page,
+    SyncSpec,
+    imported_on_call,
+)
 
 
 def pace(response: requests.Response) -> float:
@@ -77,18 +83,6 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
         ctx.new_cursors[model] = {"modified_since": advance(since, newest, ceiling)}
 
 
-def _sandbox_client(base_url: str) -> Any:
-    from sources.hubspot.sandbox import HubSpotSandboxClient
-
-    return HubSpotSandboxClient(base_url)
-
-
-def _sandbox(*args: Any, **kwargs: Any) -> Any:
-    from sources.hubspot.demo import start_demo_sandbox
-
-    return start_demo_sandbox(*args, **kwargs)
-
-
 SPEC = IntegrationSpec(
     name="hubspot",
     title="HubSpot CRM",
@@ -116,6 +110,6 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     rate_limit_pacer=pace,
-    sandbox=_sandbox,
-    sandbox_client=_sandbox_client,
+    sandbox=imported_on_call("sources.hubspot.demo", "start_demo_sandbox"),
+    sandbox_client=imported_on_call("sources.hubspot.sandbox", "HubSpotSandboxClient"),
 )
