@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -74,7 +75,19 @@ class RequestLog:
         return len(self.records)
 
 
+_SENSITIVE_QUERY = re.compile(
+    r"[?&](?:" + "|".join(re.escape(p) for p in sorted(REDACTED_PARAMS)) + r")=", re.IGNORECASE
+)
+
+
 def redact(url: str) -> str:
+    """The URL with secret query parameters replaced by ``***``.
+
+    Most URLs carry none, so they are returned as they are after one regex search; only
+    a URL with one is parsed and re-encoded (dlt's ``sanitize_url``).
+    """
+    if _SENSITIVE_QUERY.search(url) is None:
+        return url
     return sanitize_url(url, REDACTED_PARAMS)
 
 
