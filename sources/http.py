@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from queue import Empty, Queue
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from dlt.common.configuration import resolve_configuration
@@ -370,6 +371,7 @@ class ApiClient:
             request_backoff_factor=settings.backoff_factor,
             request_max_retry_delay=settings.max_retry_delay,
         )
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
         self.rest = RESTClient(
             base_url=self.base_url,
             headers={"Accept": "application/json", **(headers or {})},
@@ -422,6 +424,23 @@ class ApiClient:
             "GET", path, paginator=paginator, params=params, data_selector=data_selector
         )
 
+    def _send(self, request: requests.Request) -> requests.Response:
+        """Send a page request through the retrying session.
+
+        Like dlt's ``RESTClient._send_request``, but the environment's proxy and TLS
+        settings are looked up once per host instead of on every page, and no URL is
+        formatted for a log line that is not written; the request log records every
+        attempt already.
+        """
+        session = self.rest.session
+        prepared = session.prepare_request(request)
+        host = urlsplit(prepared.url or "")[:2]
+        settings = self._environment.get(host)
+        if settings is None:
+            settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+            self._environment[host] = settings
+        return session.send(prepared, **settings)
+
     def _check(self, response: requests.Response) -> None:
         if response.status_code >= 400 and self.rate_limited and self.rate_limited(response):
             raise TransientError(
@@ -465,7 +484,7 @@ class ApiClient:
         paginator.init_request(request)
         while True:
             try:
-                response = self.rest._send_request(request)
+                response = self._send(request)
             except requests.RequestException as exc:
                 raise TransientError(
                     f"connection {self.connection_id!r}: {method} {redact(self._url(path))} "

@@ -89,7 +89,7 @@ OBJECTS: dict[str, HubSpotObjectType] = {
 
 def to_millis(value: str | datetime) -> int:
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
