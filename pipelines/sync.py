@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
 
 from pipelines.changes import apply_snapshot
@@ -44,7 +45,7 @@ from pipelines.warehouse import (
     warehouse_lock,
     write_connection,
 )
-from sources.errors import ConfigError, SyncsError, TransientError
+from sources.errors import ConfigError, SyncsError
 from sources.http import RequestLog
 from sources.records import REJECTED_TABLE, RUN_ID, build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
@@ -383,11 +384,8 @@ class SyncRunner:
                 self._store_requests(con, result, log)
                 self._store_run(con, result)
                 con.execute("COMMIT")
-        except (SyncsError, OSError, RuntimeError, ValueError):
+        except (SyncsError, OSError, duckdb.Error):
             pass
-        except Exception as error:  # duckdb errors have no common base with the above
-            if "duckdb" not in type(error).__module__:
-                raise
 
 
 def reset(home: Home, connection_id: str, sync: str | None = None) -> int:
@@ -429,6 +427,3 @@ def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
         shutil.rmtree(
             home.dlt_dir / pipeline_name(spec.name, connection_id, sync), ignore_errors=True
         )
-
-
-__all__ = ["SyncFailed", "SyncResult", "SyncRunner", "TransientError", "purge", "reset"]

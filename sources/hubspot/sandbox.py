@@ -575,12 +575,7 @@ class HubSpotSandbox(SandboxServer):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=False)
-            record.archived_ms = when
-            self._touch(object_type, record, when)
-            store.active.pop(bisect_left(store.active, record.id))
-            insort(store.archived, record.id)
-            account.version += 1
-            return self._render(record, None, object_type, all_properties=True)
+            return self._set_archived(account, object_type, store, record, when)
 
     def restore(
         self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
@@ -590,12 +585,28 @@ class HubSpotSandbox(SandboxServer):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=True)
-            record.archived_ms = None
-            self._touch(object_type, record, when)
-            store.archived.pop(bisect_left(store.archived, record.id))
-            insort(store.active, record.id)
-            account.version += 1
-            return self._render(record, None, object_type, all_properties=True)
+            return self._set_archived(account, object_type, store, record, when, archived=False)
+
+    def _set_archived(
+        self,
+        account: _Account,
+        object_type: str,
+        store: _Store,
+        record: _Record,
+        when: int,
+        *,
+        archived: bool = True,
+    ) -> dict[str, Any]:
+        """Move a record between the live and archived lists, modified at ``when``."""
+        record.archived_ms = when if archived else None
+        self._touch(object_type, record, when)
+        source, target = (
+            (store.active, store.archived) if archived else (store.archived, store.active)
+        )
+        source.pop(bisect_left(source, record.id))
+        insort(target, record.id)
+        account.version += 1
+        return self._render(record, None, object_type, all_properties=True)
 
     def erase(self, token: str, object_type: str, record_id: str | int) -> None:
         """Delete a record (live or archived) for good, as a GDPR delete does: no trace is left."""
