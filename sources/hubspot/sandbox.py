@@ -27,10 +27,10 @@ import time
 import uuid
 from bisect import bisect_left, insort
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, unquote, urlencode
 
 from sources.sandbox import (
@@ -447,7 +447,7 @@ class HubSpotSandbox(SandboxServer):
         self._data = threading.RLock()
         self._rate = threading.Lock()
         self._accounts: dict[str, _Account] = {}
-        self._search_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._search_cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
         obj = r"/crm/v3/objects/(?P<object>[^/]+)"
         self.route("GET", obj, self._api(self._list))
         self.route("POST", obj + r"/search", self._api(self._search, search=True))
@@ -687,6 +687,22 @@ class HubSpotSandbox(SandboxServer):
         record.updated_ms = when
         record.properties[LAST_MODIFIED_PROPERTY[object_type]] = iso_ms(when)
 
+    def _rendered(
+        self, store: _Store, ids: Iterable[int], names: tuple[str, ...], object_type: str
+    ) -> bytes:
+        """The records as comma-joined JSON; each record is serialized once per revision
+        and property selection, so large pages cost the sandbox almost nothing."""
+        fragments = store.fragments.setdefault(names, {})
+        parts = []
+        for i in ids:
+            record = store.records[i]
+            cached = fragments.get(i)
+            if cached is None or cached[0] != record.rev:
+                cached = (record.rev, json_bytes(self._render(record, names, object_type)))
+                fragments[i] = cached
+            parts.append(cached[1])
+        return b",".join(parts)
+
     @staticmethod
     def _render(
         record: _Record,
@@ -840,16 +856,8 @@ class HubSpotSandbox(SandboxServer):
             start = bisect_left(ids, after)
             page = ids[start : start + limit]
             more = start + limit < len(ids)
-            fragments = store.fragments.setdefault(names, {})
-            parts = []
-            for i in page:
-                record = store.records[i]
-                cached = fragments.get(i)
-                if cached is None or cached[0] != record.rev:
-                    cached = (record.rev, json_bytes(self._render(record, names, object_type)))
-                    fragments[i] = cached
-                parts.append(cached[1])
-        body = b'{"results":[' + b",".join(parts) + b"]"
+            results = self._rendered(store, page, names, object_type)
+        body = b'{"results":[' + results + b"]"
         if more:
             cursor = str(page[-1] + 1)
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
@@ -928,13 +936,11 @@ class HubSpotSandbox(SandboxServer):
                 self._search_cache.move_to_end(key)
             total = len(matches)
             end = min(after + limit, total, self.search_cap)
-            results = [
-                self._render(store.records[i], names, object_type) for i in matches[after:end]
-            ]
-        out: dict[str, Any] = {"total": total, "results": results}
+            results = self._rendered(store, matches[after:end], names, object_type)
+        body = b'{"total":' + str(total).encode() + b',"results":[' + results + b"]"
         if end < total and end < self.search_cap:
-            out["paging"] = {"next": {"after": str(end)}}
-        return json_response(out)
+            body += b',"paging":' + json_bytes({"next": {"after": str(end)}})
+        return Response(200, body + b"}")
 
     # admin endpoints
 
@@ -1225,13 +1231,34 @@ def _modified_since_query(body: dict[str, Any], object_type: str) -> tuple[int, 
     return since, only["operator"] == "GTE"
 
 
-def _modified_since(store: _Store, version: int, since: int, inclusive: bool) -> list[int]:
+class _IndexTail(Sequence[int]):
+    """Record indexes from ``start`` to the end of a modified-time index, read lazily: a
+    keyset query over a million records then costs only the page it returns."""
+
+    def __init__(self, index: list[tuple[int, int]], start: int) -> None:
+        self.index = index
+        self.start = start
+
+    def __len__(self) -> int:
+        return len(self.index) - self.start
+
+    @overload
+    def __getitem__(self, key: int) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[int]: ...
+    def __getitem__(self, key: int | slice) -> int | list[int]:
+        if isinstance(key, slice):
+            low, high, _ = key.indices(len(self))
+            return [i for _, i in self.index[self.start + low : self.start + high]]
+        return self.index[self.start + range(len(self))[key]][1]
+
+
+def _modified_since(store: _Store, version: int, since: int, inclusive: bool) -> Sequence[int]:
     if store.modified_index is None or store.modified_index[0] != version:
         index = sorted((store.records[i].updated_ms, i) for i in store.active)
         store.modified_index = (version, index)
     index = store.modified_index[1]
-    start = bisect_left(index, (since, 0) if inclusive else (since + 1, 0))
-    return [i for _, i in index[start:]]
+    return _IndexTail(index, bisect_left(index, (since, 0) if inclusive else (since + 1, 0)))
 
 
 def _matching_ids(
