@@ -22,20 +22,45 @@ from sources.hubspot.sandbox import HubSpotSandbox
 TOKEN = "bench-token"
 
 
-def warm_search_index(session: requests.Session, base_url: str) -> None:
-    """One search, so the sandbox re-sorts its modified-time index now, as HubSpot keeps its
-    own up to date, rather than inside the stage that is being measured."""
-    session.post(
-        f"{base_url}/crm/v3/objects/contacts/search",
-        json={
+def warm_search(session: requests.Session, base_url: str, since_ms: int) -> None:
+    """Page through the records changed since ``since_ms`` once, as the incremental stage will.
+
+    The sandbox then re-sorts its modified-time index and serializes the changed records
+    now, rather than inside the stage being measured: HubSpot keeps its own index current.
+    Offset paging stops at the search cap; records past it are served cold.
+    """
+    after = 0
+    while True:
+        body = {
             "filterGroups": [
-                {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "0"}]}
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "GTE",
+                            "value": str(since_ms),
+                        }
+                    ]
+                }
             ],
             "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "limit": 1,
-        },
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ).raise_for_status()
+            "properties": list(OBJECTS["contacts"].default_properties),
+            "limit": 200,
+        }
+        if after:
+            body["after"] = str(after)
+        response = session.post(
+            f"{base_url}/crm/v3/objects/contacts/search",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        if response.status_code == 400:
+            return
+        response.raise_for_status()
+        page = response.json()
+        if not page.get("paging"):
+            return
+        after = int(page["paging"]["next"]["after"])
 
 
 def main() -> None:
@@ -66,6 +91,7 @@ def main() -> None:
         if not words or words[0] == "quit":
             break
         verb, fraction, seed = words[0], float(words[1]), int(words[2])
+        started_ms = int(time.time() * 1000) - 1
         ids = sandbox.ids(TOKEN, "contacts")
         chosen = random.Random(seed).sample(ids, int(len(ids) * fraction))
         for record_id in chosen:
@@ -73,7 +99,7 @@ def main() -> None:
                 sandbox.update(TOKEN, "contacts", record_id, {"jobtitle": f"Bench title {seed}"})
             else:
                 sandbox.erase(TOKEN, "contacts", record_id)
-        warm_search_index(session, sandbox.base_url)
+        warm_search(session, sandbox.base_url, started_ms)
         time.sleep(0.01)
         print(json.dumps({verb: sorted(chosen)}), flush=True)
     sandbox.stop()

@@ -19,6 +19,7 @@ and run bookkeeping commit together or not at all.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,16 +76,22 @@ def ensure_record_table(
         ordered = [("id", "VARCHAR")] + [c for c in data_columns if c[0] != "id"]
         defs = ", ".join(f"{quote(n)} {t}{' NOT NULL' if n == 'id' else ''}" for n, t in ordered)
         meta = ", ".join(f"{quote(n)} {t}" for n, t in META_COLUMNS)
-        con.execute(
-            f"CREATE TABLE {target} (connection_id VARCHAR NOT NULL, {defs}, {meta}, "
-            "PRIMARY KEY (connection_id, id))"
-        )
+        con.execute(f"CREATE TABLE {target} (connection_id VARCHAR NOT NULL, {defs}, {meta})")
     else:
         existing = {n for n, _ in columns(con, schema, table)}
         for name, dtype in data_columns:
             if name not in existing:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {dtype}")
     return [(n, t) for n, t in columns(con, schema, table) if n not in RESERVED]
+
+
+DIFF_ACTION = "_syncs_diff_action"
+DIFF_IS_NEW = "_syncs_diff_is_new"
+DIFF_CURSOR = "_syncs_diff_cursor"
+DIFF_FIELDS = "_syncs_diff_fields"
+DIFF_CHANGES = "_syncs_diff_changes"
+DIFF_GONE_AT = "_syncs_diff_gone_at"
+RESERVED |= {DIFF_ACTION, DIFF_IS_NEW, DIFF_CURSOR, DIFF_FIELDS, DIFF_CHANGES, DIFF_GONE_AT}
 
 
 def apply_snapshot(
@@ -98,8 +105,15 @@ def apply_snapshot(
     landing_schema: str,
     full_listing: bool,
     now: datetime,
+    timings: dict[str, float] | None = None,
 ) -> ModelResult:
-    """Compare this run's fresh rows of one model with the table and apply the changes."""
+    """Compare this run's fresh rows of one model with the table and apply the changes.
+
+    One join finds every change and gives each event its cursor (``_diff``: the rows that
+    changed, with their fresh values); everything after it reads only that, usually small,
+    table. ``timings`` gets ``compare`` (finding the changes) and ``apply`` (writing them).
+    """
+    clock = time.perf_counter()
     result = ModelResult(model.name)
     target = f"{quote(integration)}.{quote(model.name)}"
     landing = f"{quote(landing_schema)}.{quote(model.name)}"
@@ -122,10 +136,8 @@ def apply_snapshot(
     con.execute("DROP TABLE IF EXISTS _fresh_rows")
     if has_landing:
         this_run = f"SELECT * FROM {landing} WHERE {quote(RUN_ID)} = {literal(run_id)}"
-        duplicates = con.execute(
-            f"SELECT count(*) - count(DISTINCT id) FROM ({this_run})"
-        ).fetchone()[0]  # type: ignore[index]
-        if duplicates:
+        rows, ids = con.execute(f"SELECT count(*), count(DISTINCT id) FROM ({this_run})").fetchone()  # type: ignore[misc]
+        if rows != ids:
             this_run += (
                 f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
             )
@@ -133,6 +145,7 @@ def apply_snapshot(
             con.execute("CREATE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
         else:
             con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
+        result.fetched = ids
     else:
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
@@ -160,8 +173,6 @@ def apply_snapshot(
         right = ", ".join(f"t.{quote(n)}" for n in names)
         return f"hash({left}) <> hash({right})"
 
-    stable_changed = differs(stable)
-    volatile_changed = differs(volatile)
     change_values = (
         "to_json(list_filter(["
         + ", ".join(
@@ -169,158 +180,149 @@ def apply_snapshot(
             f"'new': CAST(f.{quote(n)} AS VARCHAR)}}"
             for n in stable
         )
-        + "], x -> list_contains(changed_fields, x.field)))"
+        + f"], x -> list_contains({DIFF_FIELDS}, x.field)))"
         if stable
         else "NULL"
     )
+    live_before: int | None = None
+    deletes_missing = full_listing
+    if full_listing and result.fetched == 0:
+        live_before = _live_rows(con, target, connection_id)
+        if live_before > 0:
+            result.suspicious = True
+            deletes_missing = False
+    # A complete listing also finds the deletions: live rows the listing no longer has.
+    join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
+    names = [n for n, _ in data_cols]
+    fresh_values = ", ".join(f"f.{quote(n)}" for n in names if n != "id")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
-        SELECT * FROM (
-        SELECT f.id,
-               t.id IS NULL AS is_new,
-               CASE
-                   WHEN t.id IS NULL OR t._syncs_deleted_at IS NOT NULL THEN 'ADDED'
-                   WHEN {stable_changed} THEN 'UPDATED'
-                   WHEN {volatile_changed} THEN 'TOUCHED'
-                   ELSE 'UNCHANGED'
-               END AS action,
-               CASE WHEN action = 'UPDATED' THEN {changed_list} END AS changed_fields,
-               CASE WHEN action = 'UPDATED' THEN {change_values} END AS changes
-        FROM _fresh f
-        LEFT JOIN (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
-        ) WHERE action <> 'UNCHANGED'
+        SELECT *,
+               CASE WHEN {DIFF_ACTION} IN ('ADDED', 'UPDATED', 'DELETED')
+                    THEN nextval('syncs.change_cursor') END AS {DIFF_CURSOR}
+        FROM (
+            SELECT coalesce(f.id, t.id) AS id{", " + fresh_values if fresh_values else ""},
+                   t.id IS NULL AS {DIFF_IS_NEW},
+                   CASE
+                       WHEN f.id IS NULL THEN
+                           CASE WHEN t._syncs_deleted_at IS NULL THEN 'DELETED' END
+                       WHEN t.id IS NULL OR t._syncs_deleted_at IS NOT NULL THEN 'ADDED'
+                       WHEN {differs(stable)} THEN 'UPDATED'
+                       WHEN {differs(volatile)} THEN 'TOUCHED'
+                   END AS {DIFF_ACTION},
+                   CASE WHEN {DIFF_ACTION} = 'UPDATED' THEN {changed_list} END AS {DIFF_FIELDS},
+                   CASE WHEN {DIFF_ACTION} = 'UPDATED' THEN {change_values} END AS {DIFF_CHANGES},
+                   CAST(NULL AS TIMESTAMPTZ) AS {DIFF_GONE_AT}
+            FROM _fresh f
+            {join} (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
+        ) WHERE {DIFF_ACTION} IS NOT NULL
         """,
         [connection_id],
     )
-
-    fetched = con.execute("SELECT count(*) FROM _fresh").fetchone()[0]  # type: ignore[index]
-    live_before = con.execute(
-        f"SELECT count(*) FROM {target} WHERE connection_id = ? AND _syncs_deleted_at IS NULL",
-        [connection_id],
-    ).fetchone()[0]  # type: ignore[index]
-    result.fetched = fetched
-
-    gone_sources = []
-    params: list[object] = []
-    if full_listing:
-        if fetched == 0 and live_before > 0:
-            result.suspicious = True
-        else:
-            gone_sources.append(
-                f"SELECT t.id, CAST(NULL AS TIMESTAMPTZ) AS deleted_at FROM {target} t "
-                "WHERE t.connection_id = ? AND t._syncs_deleted_at IS NULL "
-                "AND NOT EXISTS (SELECT 1 FROM _fresh f WHERE f.id = t.id)"
-            )
-            params.append(connection_id)
     if table_exists(con, landing_schema, TOMBSTONES_TABLE):
-        gone_sources.append(
-            f"SELECT t.id, max(g.deleted_at) AS deleted_at FROM "
-            f"{quote(landing_schema)}.{quote(TOMBSTONES_TABLE)} g "
-            f"JOIN {target} t ON t.connection_id = ? AND t.id = g.record_id "
-            f"WHERE g.{quote(RUN_ID)} = ? AND g.model = ? AND t._syncs_deleted_at IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM _fresh f WHERE f.id = t.id) GROUP BY t.id"
-        )
-        params.extend([connection_id, run_id, model.name])
-    if gone_sources:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _gone AS SELECT id, max(deleted_at) AS deleted_at "
-            f"FROM ({' UNION ALL '.join(gone_sources)}) GROUP BY id",
-            params,
+            f"""
+            INSERT INTO _diff (id, {DIFF_IS_NEW}, {DIFF_ACTION}, {DIFF_GONE_AT}, {DIFF_CURSOR})
+            SELECT id, false, 'DELETED', deleted_at, nextval('syncs.change_cursor') FROM (
+                SELECT t.id, max(g.deleted_at) AS deleted_at
+                FROM {quote(landing_schema)}.{quote(TOMBSTONES_TABLE)} g
+                JOIN {target} t ON t.connection_id = ? AND t.id = g.record_id
+                WHERE g.{quote(RUN_ID)} = ? AND g.model = ? AND t._syncs_deleted_at IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM _diff d WHERE d.id = t.id)
+                  AND NOT EXISTS (SELECT 1 FROM _fresh f WHERE f.id = t.id)
+                GROUP BY t.id
+            )
+            """,
+            [connection_id, run_id, model.name],
         )
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _gone AS "
-            "SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS TIMESTAMPTZ) AS deleted_at LIMIT 0"
-        )
+    compared_at = time.perf_counter()
 
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _events AS
-        SELECT nextval('syncs.change_cursor') AS cursor, record_id, action, changed_fields, changes
-        FROM (
-            SELECT id AS record_id, action,
-                   CASE WHEN action = 'UPDATED' THEN changed_fields END AS changed_fields,
-                   changes
-            FROM _diff WHERE action IN ('ADDED', 'UPDATED')
-            UNION ALL
-            SELECT id, 'DELETED', NULL, NULL FROM _gone
-            ORDER BY record_id
-        )
-        """
-    )
-    con.execute(
-        """
+        f"""
         INSERT INTO syncs.change_events
             (cursor, connection_id, integration, sync, model, record_id, action, run_id,
              changed_fields, changes, occurred_at)
-        SELECT cursor, ?, ?, ?, ?, record_id, action, ?, changed_fields, changes, ?
-        FROM _events ORDER BY cursor
+        SELECT {DIFF_CURSOR}, ?, ?, ?, ?, id, {DIFF_ACTION}, ?, {DIFF_FIELDS}, {DIFF_CHANGES}, ?
+        FROM _diff WHERE {DIFF_CURSOR} IS NOT NULL ORDER BY {DIFF_CURSOR}
         """,
         [connection_id, integration, sync, model.name, run_id, now],
     )
-
-    names = [n for n, _ in data_cols]
     insert_cols = ", ".join(["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS)])
-    fresh_select = ", ".join(f"f.{quote(n)}" for n in names)
     con.execute(
         f"""
         INSERT INTO {target} ({insert_cols})
-        SELECT ?, {fresh_select}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
-               CAST(NULL AS TIMESTAMPTZ), e.cursor, ?
-        FROM _diff d
-        JOIN _fresh f ON f.id = d.id
-        JOIN _events e ON e.record_id = d.id AND e.action = 'ADDED'
-        WHERE d.is_new
+        SELECT ?, {", ".join(map(quote, names))}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
+               'ADDED', CAST(NULL AS TIMESTAMPTZ), {DIFF_CURSOR}, ?
+        FROM _diff WHERE {DIFF_IS_NEW} AND {DIFF_ACTION} = 'ADDED'
         """,
         [connection_id, now, now, run_id],
     )
-    changed = "d.action IN ('ADDED', 'UPDATED')"
-    assignments = ", ".join(f"{quote(n)} = f.{quote(n)}" for n in names if n != "id")
+    changed = f"d.{DIFF_ACTION} IN ('ADDED', 'UPDATED')"
+    assignments = ", ".join(f"{quote(n)} = d.{quote(n)}" for n in names if n != "id")
     con.execute(
         f"""
         UPDATE {target} SET
             {assignments}{"," if assignments else ""}
             _syncs_last_modified_at = CASE WHEN {changed} THEN CAST(? AS TIMESTAMPTZ)
                                            ELSE {target}._syncs_last_modified_at END,
-            _syncs_last_action = CASE WHEN {changed} THEN d.action
+            _syncs_last_action = CASE WHEN {changed} THEN d.{DIFF_ACTION}
                                       ELSE {target}._syncs_last_action END,
             _syncs_deleted_at = CAST(NULL AS TIMESTAMPTZ),
-            _syncs_cursor = CASE WHEN {changed} THEN e.cursor ELSE {target}._syncs_cursor END,
+            _syncs_cursor = CASE WHEN {changed} THEN d.{DIFF_CURSOR}
+                                 ELSE {target}._syncs_cursor END,
             _syncs_run_id = CASE WHEN {changed} THEN ? ELSE {target}._syncs_run_id END
         FROM _diff d
-        JOIN _fresh f ON f.id = d.id
-        LEFT JOIN _events e ON e.record_id = d.id AND e.action <> 'DELETED'
-        WHERE NOT d.is_new AND {target}.connection_id = ? AND {target}.id = d.id
+        WHERE NOT d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} <> 'DELETED'
+          AND {target}.connection_id = ? AND {target}.id = d.id
         """,
         [now, run_id, connection_id],
     )
     con.execute(
         f"""
         UPDATE {target} SET
-            _syncs_deleted_at = coalesce(g.deleted_at, CAST(? AS TIMESTAMPTZ)),
+            _syncs_deleted_at = coalesce(d.{DIFF_GONE_AT}, CAST(? AS TIMESTAMPTZ)),
             _syncs_last_modified_at = CAST(? AS TIMESTAMPTZ),
             _syncs_last_action = 'DELETED',
-            _syncs_cursor = e.cursor,
+            _syncs_cursor = d.{DIFF_CURSOR},
             _syncs_run_id = ?
-        FROM _gone g JOIN _events e ON e.record_id = g.id AND e.action = 'DELETED'
-        WHERE {target}.connection_id = ? AND {target}.id = g.id
+        FROM _diff d
+        WHERE d.{DIFF_ACTION} = 'DELETED' AND {target}.connection_id = ? AND {target}.id = d.id
         """,
         [now, now, run_id, connection_id],
     )
 
-    counts = dict(con.execute("SELECT action, count(*) FROM _diff GROUP BY 1").fetchall())
-    result.added = counts.get("ADDED", 0)
-    result.updated = counts.get("UPDATED", 0)
-    result.unchanged = fetched - result.added - result.updated
-    result.deleted = con.execute("SELECT count(*) FROM _gone").fetchone()[0]  # type: ignore[index]
-    low, high = con.execute("SELECT min(cursor), max(cursor) FROM _events").fetchone()  # type: ignore[misc]
-    result.first_cursor, result.last_cursor = low, high
-    result.rows_total = con.execute(
+    for action, count, low, high in con.execute(
+        f"SELECT {DIFF_ACTION}, count(*), min({DIFF_CURSOR}), max({DIFF_CURSOR}) "
+        "FROM _diff GROUP BY 1"
+    ).fetchall():
+        if action == "ADDED":
+            result.added = count
+        elif action == "UPDATED":
+            result.updated = count
+        elif action == "DELETED":
+            result.deleted = count
+        if low is not None:
+            result.first_cursor = (
+                low if result.first_cursor is None else min(result.first_cursor, low)
+            )
+            result.last_cursor = (
+                high if result.last_cursor is None else max(result.last_cursor, high)
+            )
+    result.unchanged = result.fetched - result.added - result.updated
+    result.rows_total = _live_rows(con, target, connection_id)
+    con.execute("DROP VIEW IF EXISTS _fresh")
+    for temp in ("_fresh_rows", "_diff"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    if timings is not None:
+        timings["compare"] = timings.get("compare", 0.0) + compared_at - clock
+        timings["apply"] = timings.get("apply", 0.0) + time.perf_counter() - compared_at
+    return result
+
+
+def _live_rows(con: duckdb.DuckDBPyConnection, target: str, connection_id: str) -> int:
+    row = con.execute(
         f"SELECT count(*) FROM {target} WHERE connection_id = ? AND _syncs_deleted_at IS NULL",
         [connection_id],
-    ).fetchone()[0]  # type: ignore[index]
-    con.execute("DROP VIEW IF EXISTS _fresh")
-    for temp in ("_fresh_rows", "_diff", "_gone", "_events"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return result
+    ).fetchone()
+    return int(row[0]) if row else 0

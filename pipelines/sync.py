@@ -22,7 +22,6 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +46,8 @@ from pipelines.warehouse import (
 )
 from sources.errors import ConfigError, SyncsError
 from sources.http import RequestLog
-from sources.records import REJECTED_TABLE, RUN_ID, build_source
+from sources.records import REJECTED_TABLE, RUN_ID
+from sources.source import build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
 
 
@@ -137,7 +137,6 @@ class SyncRunner:
         *,
         mode: SyncMode = "incremental",
         progress: Progress | None = None,
-        on_batcher: Callable[[Any], None] | None = None,
     ) -> SyncResult:
         spec = connection.spec
         config = connection.validated_config()
@@ -185,7 +184,7 @@ class SyncRunner:
             )
             pipeline.config.restore_from_destination = False
             pipeline.abort_packages()
-            source = build_source(spec, ctx, run_id, progress, on_batcher)
+            source = build_source(spec, ctx, run_id, progress)
             clock = time.perf_counter()
             pipeline.extract(source, loader_file_format="parquet")
             result.timings["extract"] = time.perf_counter() - clock
@@ -216,8 +215,14 @@ class SyncRunner:
                             landing_schema=landing,
                             full_listing=full_listing,
                             now=now,
+                            timings=result.timings,
                         )
-                    result.timings["compare"] = time.perf_counter() - clock
+                    result.timings["bookkeeping"] = (
+                        time.perf_counter()
+                        - clock
+                        - result.timings.get("compare", 0.0)
+                        - result.timings.get("apply", 0.0)
+                    )
                     self._store_rejected(con, result, landing)
                     self._store_state(con, result, ctx.new_cursors, now)
                     result.finished_at = datetime.now(UTC)

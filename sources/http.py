@@ -392,8 +392,15 @@ class ApiClient:
     ) -> requests.Response:
         """Send one request (with retries); raise a clear error for a final failure."""
         try:
-            response = self.rest.request(
-                path, method=method, params=params, json=json, auth=auth, headers=headers
+            response = self._send(
+                self.rest._create_request(
+                    path_or_url=path,
+                    method=method,  # type: ignore[arg-type]
+                    params=params,
+                    json=json,
+                    auth=auth,
+                    headers=headers,
+                )
             )
         except requests.RequestException as exc:
             raise TransientError(
@@ -425,7 +432,7 @@ class ApiClient:
         )
 
     def _send(self, request: requests.Request) -> requests.Response:
-        """Send a page request through the retrying session.
+        """Send a request through the retrying session.
 
         Like dlt's ``RESTClient._send_request``, but the environment's proxy and TLS
         settings are looked up once per host instead of on every page, and no URL is

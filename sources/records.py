@@ -13,18 +13,16 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import dlt
 import pyarrow as pa
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
-from sources.http import prefetch
-from sources.spec import ExtractContext, IntegrationSpec, ModelSpec, Page, Progress
+from sources.spec import ModelSpec, Page
 
 RUN_ID = "_syncs_run_id"
 SEQ = "_syncs_seq"
@@ -272,22 +270,31 @@ def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+Batch = tuple[str, pa.Table]
+
+
 class RecordBatcher:
-    """Validates pages and emits Arrow tables per model, rejected and tombstone rows."""
+    """Validates pages and emits Arrow tables per model, rejected and tombstone rows.
+
+    Each output is ``(table name, Arrow table)``; ``first_seq`` numbers the rows on from
+    where another batcher of the same run stopped, so fetch order stays comparable.
+    """
 
     def __init__(
-        self, spec: IntegrationSpec, run_id: str, progress: Progress | None = None
+        self,
+        integration: str,
+        models: Mapping[str, ModelSpec],
+        run_id: str,
+        *,
+        first_seq: int = 0,
     ) -> None:
-        self.spec = spec
+        self.integration = integration
         self.run_id = run_id
-        self.progress = progress
-        self.tables = {name: ModelTable(model) for name, model in spec.models.items()}
+        self.tables = {name: ModelTable(model) for name, model in models.items()}
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.rejected: list[dict[str, Any]] = []
         self.tombstones: list[dict[str, Any]] = []
-        self.seq = 0
-        self.pages: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
+        self.seq = first_seq
         self.rejected_counts: dict[str, int] = {}
 
     def _next_seq(self, n: int) -> int:
@@ -295,10 +302,10 @@ class RecordBatcher:
         self.seq += n
         return first
 
-    def add(self, page: Page) -> Iterator[Any]:
-        if page.model not in self.tables:
-            raise KeyError(f"integration {self.spec.name!r} has no model {page.model!r}")
-        self.pages[page.model] = self.pages.get(page.model, 0) + 1
+    def add(self, page: Page) -> Iterator[Batch]:
+        table_of = self.tables.get(page.model)
+        if table_of is None:
+            raise KeyError(f"integration {self.integration!r} has no model {page.model!r}")
         if page.deleted:
             for raw in page.records:
                 self.tombstones.append(
@@ -309,16 +316,16 @@ class RecordBatcher:
                     }
                 )
         else:
-            self.pending.setdefault(page.model, []).extend(page.records)
-        self.counts[page.model] = self.counts.get(page.model, 0) + len(page.records)
-        if self.progress is not None:
-            self.progress(page.model, self.pages[page.model], self.counts[page.model])
+            prepare = table_of.spec.prepare
+            self.pending.setdefault(page.model, []).extend(
+                map(prepare, page.records) if prepare is not None else page.records
+            )
         if len(self.pending.get(page.model, ())) >= BATCH_ROWS:
             yield from self._flush_model(page.model)
         if len(self.rejected) >= BATCH_ROWS or len(self.tombstones) >= BATCH_ROWS:
             yield from self._flush_side()
 
-    def _flush_model(self, model: str) -> Iterator[Any]:
+    def _flush_model(self, model: str) -> Iterator[Batch]:
         raws = self.pending.pop(model, [])
         if not raws:
             return
@@ -340,9 +347,9 @@ class RecordBatcher:
                 table_of.to_arrow(valid, self.run_id, self._next_seq(len(valid))) if valid else None
             )
         if table is not None:
-            yield dlt.mark.with_table_name(table, model)
+            yield model, table
 
-    def _flush_side(self) -> Iterator[Any]:
+    def _flush_side(self) -> Iterator[Batch]:
         for name, rows, schema in (
             (REJECTED_TABLE, self.rejected, REJECTED_SCHEMA),
             (TOMBSTONES_TABLE, self.tombstones, TOMBSTONES_SCHEMA),
@@ -353,35 +360,10 @@ class RecordBatcher:
             for i, row in enumerate(rows):
                 row[RUN_ID] = self.run_id
                 row[SEQ] = first + i
-            yield dlt.mark.with_table_name(pa.Table.from_pylist(rows, schema=schema), name)
+            yield name, pa.Table.from_pylist(rows, schema=schema)
             rows.clear()
 
-    def flush(self) -> Iterator[Any]:
+    def flush(self) -> Iterator[Batch]:
         for model in list(self.pending):
             yield from self._flush_model(model)
         yield from self._flush_side()
-
-
-def build_source(
-    spec: IntegrationSpec,
-    ctx: ExtractContext,
-    run_id: str,
-    progress: Progress | None = None,
-    on_batcher: Callable[[RecordBatcher], None] | None = None,
-) -> Any:
-    """The dlt source for one run of ``ctx.sync``: every table replaced in the landing area."""
-    batcher = RecordBatcher(spec, run_id, progress)
-    if on_batcher is not None:
-        on_batcher(batcher)
-
-    @dlt.resource(name=ctx.sync.name, write_disposition="replace")
-    def records() -> Iterator[Any]:
-        for page in prefetch(spec.extract(ctx)):
-            yield from batcher.add(page)
-        yield from batcher.flush()
-
-    @dlt.source(name=spec.name, max_table_nesting=0)
-    def source() -> Any:
-        return records
-
-    return source()

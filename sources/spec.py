@@ -28,6 +28,10 @@ class ModelSpec:
     schema: type[BaseModel]
     volatile_fields: frozenset[str] = frozenset()
     description: str = ""
+    # Turns one raw record of a page into the flat row ``schema`` describes. It runs where
+    # records are validated, which for a large run is another process: so a module-level
+    # function, and the integration's extract passes records on as the API sent them.
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,10 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
             else api.list_objects(model, properties)
         )
         for results in pages:
-            for record in results:
-                modified = HubSpotApi._modified(record, object_type.modified_property)
-                newest = modified if newest is None else max(newest, modified)
-            yield Page(model, [flatten(r) for r in results])
+            latest = HubSpotApi.latest_modified(results, object_type.modified_property)
+            if latest is not None:
+                newest = latest if newest is None else max(newest, latest)
+            yield Page(model, results)
         if since is not None:
             for results in api.list_objects(model, ["hs_object_id"], archived=True):
                 gone = [
@@ -91,13 +91,25 @@ SPEC = IntegrationSpec(
     credentials_model=HubSpotCredentials,
     models={
         "contacts": ModelSpec(
-            "contacts", Contact, frozenset({"updated_at", "lastmodifieddate"}), "CRM contacts"
+            "contacts",
+            Contact,
+            frozenset({"updated_at", "lastmodifieddate"}),
+            "CRM contacts",
+            prepare=flatten,
         ),
         "companies": ModelSpec(
-            "companies", Company, frozenset({"updated_at", "hs_lastmodifieddate"}), "companies"
+            "companies",
+            Company,
+            frozenset({"updated_at", "hs_lastmodifieddate"}),
+            "companies",
+            prepare=flatten,
         ),
         "deals": ModelSpec(
-            "deals", Deal, frozenset({"updated_at", "hs_lastmodifieddate"}), "deals"
+            "deals",
+            Deal,
+            frozenset({"updated_at", "hs_lastmodifieddate"}),
+            "deals",
+            prepare=flatten,
         ),
     },
     syncs={

@@ -181,6 +181,21 @@ class HubSpotApi:
                 )
 
     @staticmethod
+    def latest_modified(records: list[dict[str, Any]], prop: str) -> int | None:
+        """The latest modification time of a page, in epoch milliseconds.
+
+        HubSpot writes every timestamp alike (``2024-01-21T04:25:38.644Z``), so the latest
+        is the largest string and only that one is parsed; a page that mixes formats is
+        parsed record by record.
+        """
+        values = [(r.get("properties") or {}).get(prop) or r.get("updatedAt") for r in records]
+        if not values:
+            return None
+        if all(isinstance(v, str) and len(v) == 24 and v[-1] == "Z" for v in values):
+            return to_millis(max(values))
+        return max(to_millis(v) for v in values)
+
+    @staticmethod
     def _modified(record: dict[str, Any], prop: str) -> int:
         value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
         return to_millis(value)

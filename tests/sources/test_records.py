@@ -92,13 +92,13 @@ def test_bad_records_are_rejected_with_reasons_and_the_rest_load():
         syncs={"all": SyncSpec("all", ("plain",))},
         extract=lambda ctx: iter(()),
     )
-    batcher = RecordBatcher(spec, "run")
+    batcher = RecordBatcher(spec.name, spec.models, "run")
     good = {"id": "ok", "seen_at": "2024-01-02T03:04:05Z"}
     bad = {"id": "bad", "seen_at": "2024-01-02T03:04:05Z", "size": "lots"}
     list(batcher.add(Page("plain", [good, bad])))
     tables = list(batcher.flush())
     assert batcher.rejected_counts == {"plain": 1}
-    loaded, rejected = (item.data for item in tables)
+    loaded, rejected = (table for _, table in tables)
     assert loaded.column("id").to_pylist() == ["ok"]
     assert rejected.column("record_id").to_pylist() == ["bad"]
     assert "size" in rejected.column("reason")[0].as_py()
