@@ -34,6 +34,7 @@ from dlt.sources.helpers.rest_client.redaction import SENSITIVE_PARAMS, sanitize
 from requests.auth import AuthBase
 
 from sources.errors import ApiError, AuthenticationError, TransientError
+from sources.spec import RawPage
 
 REDACTED_PARAMS = set(SENSITIVE_PARAMS) | {
     "refresh_token",
@@ -425,7 +426,7 @@ class ApiClient:
         paginator: BasePaginator | None = None,
         params: dict[str, Any] | None = None,
         data_selector: str | None = None,
-    ) -> Iterator[list[Any]]:
+    ) -> Iterator[PageRecords]:
         """Pages of ``GET path`` with one of dlt's paginators."""
         return self.paginate_request(
             "GET", path, paginator=paginator, params=params, data_selector=data_selector
@@ -471,7 +472,7 @@ class ApiClient:
         json: dict[str, Any] | None = None,
         data_selector: str | None = None,
         empty: Callable[[requests.Response], bool] | None = None,
-    ) -> Iterator[list[Any]]:
+    ) -> Iterator[PageRecords]:
         """Pages of any request, a POST with a JSON body included.
 
         dlt's own ``paginate`` checks status in a response hook, which runs on every
@@ -500,12 +501,20 @@ class ApiClient:
             if empty is not None and empty(response):
                 return
             self._check(response)
-            data = select(decoded_json(response), data_selector)
+            data = PageRecords(select(decoded_json(response), data_selector))
+            if data_selector and data_selector != "$":
+                data.raw = RawPage(response.content, data_selector)
             paginator.update_state(response, data)
             paginator.update_request(request)
             yield data
             if not paginator.has_next_page:
                 return
+
+
+class PageRecords(list[Any]):
+    """A page's records, with the body they were selected from (``raw``) when there is one."""
+
+    raw: RawPage | None = None
 
 
 def decoded_json(response: requests.Response) -> Any:

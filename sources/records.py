@@ -19,10 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
-from sources.spec import ModelSpec, Page
+from sources.spec import ModelSpec, Page, RawPage, RecordShape
 
 RUN_ID = "_syncs_run_id"
 SEQ = "_syncs_seq"
@@ -169,14 +171,30 @@ class ModelTable:
             plan.append((field.name, field.type, _optional(info.annotation), info.default))
         return plan
 
-    def columnar(self, raws: list[dict[str, Any]], run_id: str, first_seq: int) -> pa.Table | None:
-        """The batch as a validated table, or ``None`` when pydantic must decide."""
+    def columnar(
+        self,
+        raws: list[dict[str, Any]],
+        run_id: str,
+        first_seq: int,
+        bodies: list[RawPage] | None = None,
+    ) -> pa.Table | None:
+        """The batch as a validated table, or ``None`` when pydantic must decide.
+
+        With the batch's raw pages (``bodies``) the records are decoded from them by
+        Arrow's JSON reader, which holds no interpreter lock while it parses; otherwise,
+        or when the reader cannot take them, they are converted from the decoded objects.
+        """
         if not self.columnar_plan:
             return None
-        try:
-            table = pa.Table.from_struct_array(pa.array(raws))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        records = decode_pages(bodies) if bodies else None
+        if records is None or len(records) != len(raws):
+            try:
+                records = pa.array(raws)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                return None
+        if not pa.types.is_struct(records.type):
             return None
+        table = shaped(records, self.spec.shape)
         n = table.num_rows
         columns: dict[str, Any] = {}
         for name, target, nullable, default in self.columnar_plan:
@@ -213,16 +231,19 @@ class ModelTable:
     def validate(
         self, raws: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], ValidationError]]]:
-        """Valid records as plain dicts, and the invalid ones with their errors."""
+        """Valid records as plain dicts, and the invalid ones (as the API sent them) with
+        their errors."""
+        shape = self.spec.shape
+        rows = [shape.apply(raw) for raw in raws] if shape is not None else raws
         try:
-            return self.adapter.dump_python(self.adapter.validate_python(raws)), []
+            return self.adapter.dump_python(self.adapter.validate_python(rows)), []
         except ValidationError:
             pass
         valid, invalid = [], []
         schema = self.spec.schema
-        for raw in raws:
+        for raw, row in zip(raws, rows, strict=True):
             try:
-                valid.append(schema.model_validate(raw).model_dump())
+                valid.append(schema.model_validate(row).model_dump())
             except ValidationError as error:
                 invalid.append((raw, error))
         return valid, invalid
@@ -250,6 +271,58 @@ class ModelTable:
         return table.append_column(
             SEQ, pa.array(range(first_seq, first_seq + len(rows)), type=pa.int64())
         )
+
+
+def decode_pages(pages: list[RawPage]) -> pa.StructArray | None:
+    """The records of raw JSON pages as one struct array, or ``None`` if Arrow cannot.
+
+    The bodies are joined into newline-delimited JSON (one page a line) and read in one
+    call; a body with a line break in it (pretty-printed JSON) is left to ``json``.
+    """
+    path = pages[0].path
+    if any(page.path != path or b"\n" in page.body for page in pages):
+        return None
+    joined = b"\n".join(page.body for page in pages)
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(joined),
+            read_options=pajson.ReadOptions(block_size=max(len(joined) // 2, 1 << 20)),
+        )
+        keys = path.split(".")
+        if keys[0] not in table.column_names:
+            return None
+        column: Any = table.column(keys[0]).combine_chunks()
+        for key in keys[1:]:
+            column = pc.struct_field(column, [key])
+        if not pa.types.is_list(column.type):
+            return None
+        records = pc.list_flatten(column)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+        return None
+    return records if pa.types.is_struct(records.type) else None
+
+
+def shaped(records: pa.StructArray, shape: RecordShape | None) -> pa.Table:
+    """A batch of raw records as a table of columns, ``shape`` applied in Arrow."""
+    if shape is None:
+        return pa.Table.from_struct_array(records)
+    names = [f.name for f in records.type]
+    columns: dict[str, pa.Array] = {}
+    if shape.lift in names:
+        nested = pc.struct_field(records, [shape.lift])
+        if pa.types.is_struct(nested.type):
+            for field in nested.type:
+                if field.name in shape.drop:
+                    continue
+                column = pc.struct_field(nested, [field.name])
+                if shape.blank_is_null and pa.types.is_string(column.type):
+                    column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+                columns[field.name] = column
+    kept = shape.fields if shape.fields is not None else {n: n for n in names if n != shape.lift}
+    for key, column in kept.items():
+        if key in names:
+            columns[column] = pc.struct_field(records, [key])
+    return pa.table(columns) if columns else pa.table({"id": pa.nulls(len(records))})
 
 
 def _reason(error: ValidationError) -> str:
@@ -292,6 +365,7 @@ class RecordBatcher:
         self.run_id = run_id
         self.tables = {name: ModelTable(model) for name, model in models.items()}
         self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.bodies: dict[str, list[RawPage] | None] = {}
         self.rejected: list[dict[str, Any]] = []
         self.tombstones: list[dict[str, Any]] = []
         self.seq = first_seq
@@ -316,10 +390,12 @@ class RecordBatcher:
                     }
                 )
         else:
-            prepare = table_of.spec.prepare
-            self.pending.setdefault(page.model, []).extend(
-                map(prepare, page.records) if prepare is not None else page.records
-            )
+            self.pending.setdefault(page.model, []).extend(page.records)
+            bodies = self.bodies.setdefault(page.model, [])
+            if bodies is not None and page.raw is not None and table_of.columnar_plan:
+                bodies.append(page.raw)
+            else:
+                self.bodies[page.model] = None
         if len(self.pending.get(page.model, ())) >= BATCH_ROWS:
             yield from self._flush_model(page.model)
         if len(self.rejected) >= BATCH_ROWS or len(self.tombstones) >= BATCH_ROWS:
@@ -327,10 +403,11 @@ class RecordBatcher:
 
     def _flush_model(self, model: str) -> Iterator[Batch]:
         raws = self.pending.pop(model, [])
+        bodies = self.bodies.pop(model, None)
         if not raws:
             return
         table_of = self.tables[model]
-        table = table_of.columnar(raws, self.run_id, self._next_seq(len(raws)))
+        table = table_of.columnar(raws, self.run_id, self._next_seq(len(raws)), bodies)
         if table is None:
             valid, invalid = table_of.validate(raws)
             for raw, error in invalid:

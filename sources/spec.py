@@ -28,10 +28,42 @@ class ModelSpec:
     schema: type[BaseModel]
     volatile_fields: frozenset[str] = frozenset()
     description: str = ""
-    # Turns one raw record of a page into the flat row ``schema`` describes. It runs where
-    # records are validated, which for a large run is another process: so a module-level
-    # function, and the integration's extract passes records on as the API sent them.
-    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    shape: RecordShape | None = None
+
+
+@dataclass(frozen=True)
+class RecordShape:
+    """How a raw API record becomes the flat row a model describes.
+
+    Declared rather than written as a function so the platform can apply it to a whole
+    batch at once in Arrow (a struct's fields become columns without a Python object per
+    value), and record by record only where pydantic has to look at records one at a time.
+
+    ``lift`` names a nested object whose fields become columns (without ``drop``; an empty
+    string there is null when ``blank_is_null``); ``fields`` maps the top-level fields kept
+    to their column names, and they win over a lifted field of the same name. Without
+    ``fields`` every top-level field but ``lift`` is kept under its own name.
+    """
+
+    lift: str | None = None
+    fields: Mapping[str, str] | None = None
+    drop: frozenset[str] = frozenset()
+    blank_is_null: bool = False
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        nested = record.get(self.lift) if self.lift else None
+        if isinstance(nested, dict):
+            for key, value in nested.items():
+                if key not in self.drop:
+                    row[key] = None if self.blank_is_null and value == "" else value
+        if self.fields is None:
+            row.update((k, v) for k, v in record.items() if k != self.lift)
+        else:
+            row.update(
+                (column, record[key]) for key, column in self.fields.items() if key in record
+            )
+        return row
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,20 @@ class Page:
     model: str
     records: list[dict[str, Any]]
     deleted: bool = False
+    raw: RawPage | None = None
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """A page's body as the API sent it and the dotted path of its records in it.
+
+    Only for a page whose ``records`` are exactly those (none filtered or changed): the
+    platform may then decode the body straight into Arrow, off the fetching thread's
+    interpreter lock, instead of converting the decoded Python objects.
+    """
+
+    body: bytes
+    path: str
 
 
 class Progress(Protocol):

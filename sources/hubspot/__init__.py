@@ -13,7 +13,7 @@ import requests
 
 from sources.cursors import SAFETY_MARGIN, advance
 from sources.http import ApiClient, BearerAuth
-from sources.hubspot.api import OBJECTS, HubSpotApi, flatten, to_millis
+from sources.hubspot.api import OBJECTS, RECORD_SHAPE, HubSpotApi, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
 from sources.hubspot.models import Company, Contact, Deal
 from sources.spec import (
@@ -69,7 +69,7 @@ def extract(ctx: ExtractContext) -> Iterator[Page]:
             latest = HubSpotApi.latest_modified(results, object_type.modified_property)
             if latest is not None:
                 newest = latest if newest is None else max(newest, latest)
-            yield Page(model, results)
+            yield Page(model, results, raw=getattr(results, "raw", None))
         if since is not None:
             for results in api.list_objects(model, ["hs_object_id"], archived=True):
                 gone = [
@@ -95,21 +95,21 @@ SPEC = IntegrationSpec(
             Contact,
             frozenset({"updated_at", "lastmodifieddate"}),
             "CRM contacts",
-            prepare=flatten,
+            shape=RECORD_SHAPE,
         ),
         "companies": ModelSpec(
             "companies",
             Company,
             frozenset({"updated_at", "hs_lastmodifieddate"}),
             "companies",
-            prepare=flatten,
+            shape=RECORD_SHAPE,
         ),
         "deals": ModelSpec(
             "deals",
             Deal,
             frozenset({"updated_at", "hs_lastmodifieddate"}),
             "deals",
-            prepare=flatten,
+            shape=RECORD_SHAPE,
         ),
     },
     syncs={

@@ -19,7 +19,8 @@ from typing import Any
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from sources.errors import ApiError
-from sources.http import ApiClient
+from sources.http import ApiClient, PageRecords
+from sources.spec import RecordShape
 
 PAGE_SIZE = 100
 
@@ -95,21 +96,20 @@ def to_millis(value: str | datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One API object as a flat row: top-level fields plus its properties."""
-    properties = {
-        k: (None if v == "" else v)
-        for k, v in (record.get("properties") or {}).items()
-        if k != "hs_object_id"
-    }
-    return {
-        **properties,
-        "id": record["id"],
-        "created_at": record.get("createdAt"),
-        "updated_at": record.get("updatedAt"),
-        "archived": record.get("archived", False),
-        "archived_at": record.get("archivedAt"),
-    }
+# One API object as a flat row: its properties (an unset one is sent as "") and the
+# top-level fields, renamed to the warehouse's names.
+RECORD_SHAPE = RecordShape(
+    lift="properties",
+    fields={
+        "id": "id",
+        "createdAt": "created_at",
+        "updatedAt": "updated_at",
+        "archived": "archived",
+        "archivedAt": "archived_at",
+    },
+    drop=frozenset({"hs_object_id"}),
+    blank_is_null=True,
+)
 
 
 class HubSpotApi:
@@ -118,7 +118,7 @@ class HubSpotApi:
 
     def list_objects(
         self, object_type: str, properties: list[str], *, archived: bool = False
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[PageRecords]:
         """Every object of a type, 100 a page, following ``paging.next.after``."""
         params = {
             "limit": PAGE_SIZE,
@@ -128,13 +128,12 @@ class HubSpotApi:
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )
-        for page in self.client.paginate(
+        yield from self.client.paginate(
             f"/crm/v3/objects/{object_type}",
             params=params,
             paginator=paginator,
             data_selector="results",
-        ):
-            yield list(page)
+        )
 
     def search_modified_since(
         self, object_type: str, since_ms: int, properties: list[str]

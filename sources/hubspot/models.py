@@ -1,6 +1,6 @@
 """HubSpot CRM records as stored: one flat row per object, properties parsed to types.
 
-HubSpot sends every property value as a string (``api.flatten`` turns an empty one into
+HubSpot sends every property value as a string (``api.RECORD_SHAPE`` makes an empty one
 null); the models parse them, so a value that cannot be parsed is a rejected record, not a
 crash.
 Extra properties a connection asks for are kept as strings.

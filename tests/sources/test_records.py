@@ -109,3 +109,85 @@ def test_hubspot_models_take_the_columnar_way():
     hubspot = get_integration("hubspot")
     for model in hubspot.models.values():
         assert ModelTable(model).columnar_plan, model.name
+
+
+def _hubspot_record(i: int, **properties: str | None) -> dict:
+    return {
+        "id": str(i),
+        "properties": {
+            "hs_object_id": str(i),
+            "email": f"p{i}@example.com",
+            "jobtitle": "",
+            "createdate": "2024-01-02T03:04:05.678Z",
+            "lastmodifieddate": "2024-02-02T03:04:05.678Z",
+            **properties,
+        },
+        "createdAt": "2024-01-02T03:04:05.678Z",
+        "updatedAt": "2024-02-02T03:04:05.678Z",
+        "archived": False,
+    }
+
+
+def test_record_shape_is_the_same_in_arrow_and_record_by_record():
+    model = get_integration("hubspot").model("contacts")
+    assert model.shape is not None
+    raws = [_hubspot_record(1), _hubspot_record(2, jobtitle="CEO", custom_score="7")]
+    by_record = [model.shape.apply(raw) for raw in raws]
+    assert by_record[0]["jobtitle"] is None  # HubSpot's blank is null
+    assert "hs_object_id" not in by_record[0] and "properties" not in by_record[0]
+    assert by_record[1]["created_at"] == "2024-01-02T03:04:05.678Z"
+    table = ModelTable(model)
+    columnar = table.columnar(raws, "run", 0)
+    assert columnar is not None
+    valid, invalid = table.validate(raws)
+    assert not invalid
+    for row, expected in zip(columnar.to_pylist(), valid, strict=True):
+        assert {k: row[k] for k in expected} == expected
+    assert columnar.column("custom_score").to_pylist() == [None, "7"]
+
+
+def test_raw_pages_decode_to_the_same_table_and_fall_back_when_arrow_cannot():
+    import json
+
+    from sources.records import decode_pages
+    from sources.spec import RawPage
+
+    model = get_integration("hubspot").model("contacts")
+    table = ModelTable(model)
+    pages = [[_hubspot_record(i) for i in range(k, k + 3)] for k in (0, 3)]
+    raws = [r for page in pages for r in page]
+    bodies = [RawPage(json.dumps({"results": page}).encode(), "results") for page in pages]
+    from_objects = table.columnar(raws, "run", 0)
+    from_bodies = table.columnar(raws, "run", 0, bodies)
+    assert from_bodies is not None and from_bodies.equals(from_objects)
+    assert decode_pages(bodies) is not None
+
+    pretty = [
+        RawPage(json.dumps({"results": page}, indent=2).encode(), "results") for page in pages
+    ]
+    assert decode_pages(pretty) is None
+    assert table.columnar(raws, "run", 0, pretty).equals(from_objects)
+
+    clashing = [
+        RawPage(b'{"results": [{"id": 1}]}', "results"),
+        RawPage(b'{"results": [{"id": "x"}]}', "results"),
+    ]
+    assert decode_pages(clashing) is None
+
+
+def test_hubspot_latest_modified_parses_only_the_latest_unless_formats_differ():
+    from sources.hubspot.api import HubSpotApi, to_millis
+
+    records = [
+        {"properties": {"lastmodifieddate": "2024-01-21T04:25:38.644Z"}},
+        {"properties": {"lastmodifieddate": None}, "updatedAt": "2024-02-21T04:25:38.644Z"},
+    ]
+    assert HubSpotApi.latest_modified(records, "lastmodifieddate") == to_millis(
+        "2024-02-21T04:25:38.644Z"
+    )
+    # as strings "…38Z" sorts after "…38.644Z", though it is the earlier time
+    mixed = [*records, {"properties": {"lastmodifieddate": "2024-02-21T04:25:38Z"}}]
+    assert HubSpotApi.latest_modified(mixed, "lastmodifieddate") == to_millis(
+        "2024-02-21T04:25:38.644Z"
+    )
+    assert HubSpotApi.latest_modified([], "lastmodifieddate") is None
