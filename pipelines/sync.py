@@ -22,7 +22,7 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,10 +45,12 @@ from pipelines.warehouse import (
     write_connection,
 )
 from sources.errors import ConfigError, SyncsError
-from sources.http import RequestLog
+from sources.http import RequestLog, RequestRecord
 from sources.records import REJECTED_TABLE, RUN_ID
 from sources.source import build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
+
+REQUEST_COLUMNS = [f.name for f in fields(RequestRecord)]
 
 
 class SyncFailed(SyncsError):
@@ -305,8 +307,9 @@ class SyncRunner:
     def _store_requests(self, con: Any, result: SyncResult, log: RequestLog) -> None:
         if not log.records:
             return
-        rows = [asdict(r) for r in log.records]
-        table = pa.Table.from_pylist(rows)
+        table = pa.table(
+            {name: [getattr(r, name) for r in log.records] for name in REQUEST_COLUMNS}
+        )
         con.register("_requests", table)
         try:
             con.execute(

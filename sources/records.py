@@ -286,7 +286,7 @@ def decode_pages(pages: list[RawPage]) -> pa.StructArray | None:
     try:
         table = pajson.read_json(
             pa.BufferReader(joined),
-            read_options=pajson.ReadOptions(block_size=max(len(joined) // 2, 1 << 20)),
+            read_options=pajson.ReadOptions(use_threads=False, block_size=len(joined) + 1),
         )
         keys = path.split(".")
         if keys[0] not in table.column_names:
