@@ -6,6 +6,12 @@ batched into ``pyarrow`` tables whose schema comes from the model, which is the 
 way dlt has to load (Parquet files, no per-row normalisation). Nested values are stored as
 canonical JSON text (sorted keys), so key order in the API's answer never looks like a
 change.
+
+Records stay in the API's shape until a whole batch is converted: a model's
+``RecordShape`` (which nested object becomes columns, which fields are kept) is applied in
+Arrow for the batch, and record by record only on pydantic's way. A batch whose pages came
+with their raw bodies is decoded from those by Arrow's JSON reader, which does not hold the
+interpreter lock while it parses, so the thread fetching the next page is not held up.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class RecordShape:
     """
 
     lift: str | None = None
-    fields: Mapping[str, str] | None = None
+    fields: Mapping[str, str] | None = field(default=None, hash=False)
     drop: frozenset[str] = frozenset()
     blank_is_null: bool = False
 
