@@ -143,9 +143,10 @@ def apply_snapshot(
             )
             con.execute(f"CREATE TEMP TABLE _fresh_rows AS SELECT {select_cols} FROM ({this_run})")
             con.execute("CREATE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
+            rows = con.execute("SELECT count(*) FROM _fresh_rows").fetchone()[0]  # type: ignore[index]
         else:
             con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
-        result.fetched = ids
+        result.fetched = rows
     else:
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
@@ -165,13 +166,11 @@ def apply_snapshot(
         else "CAST([] AS VARCHAR[])"
     )
 
-    def differs(names: list[str]) -> str:
-        """Rows differ on ``names``: one hash per side, computed now, never stored."""
+    def hashed(names: list[str], side: str) -> str:
+        """One hash of ``names`` per row, computed now on each side, never stored."""
         if not names:
-            return "false"
-        left = ", ".join(f"f.{quote(n)}" for n in names)
-        right = ", ".join(f"t.{quote(n)}" for n in names)
-        return f"hash({left}) <> hash({right})"
+            return "0"
+        return "hash(" + ", ".join(f"{side}.{quote(n)}" for n in names) + ")"
 
     change_values = (
         "to_json(list_filter(["
@@ -180,7 +179,7 @@ def apply_snapshot(
             f"'new': CAST(f.{quote(n)} AS VARCHAR)}}"
             for n in stable
         )
-        + f"], x -> list_contains({DIFF_FIELDS}, x.field)))"
+        + f"], x -> list_contains({changed_list}, x.field)))"
         if stable
         else "NULL"
     )
@@ -194,7 +193,8 @@ def apply_snapshot(
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
     names = [n for n, _ in data_cols]
-    fresh_values = ", ".join(f"f.{quote(n)}" for n in names if n != "id")
+    # Only ids, hashes and the deletion mark go into the join, so it stays small however
+    # wide the rows are; values are read again only for the rows that changed.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
@@ -202,20 +202,26 @@ def apply_snapshot(
                CASE WHEN {DIFF_ACTION} IN ('ADDED', 'UPDATED', 'DELETED')
                     THEN nextval('syncs.change_cursor') END AS {DIFF_CURSOR}
         FROM (
-            SELECT coalesce(f.id, t.id) AS id{", " + fresh_values if fresh_values else ""},
+            SELECT coalesce(f.id, t.id) AS id,
                    t.id IS NULL AS {DIFF_IS_NEW},
                    CASE
-                       WHEN f.id IS NULL THEN
-                           CASE WHEN t._syncs_deleted_at IS NULL THEN 'DELETED' END
-                       WHEN t.id IS NULL OR t._syncs_deleted_at IS NOT NULL THEN 'ADDED'
-                       WHEN {differs(stable)} THEN 'UPDATED'
-                       WHEN {differs(volatile)} THEN 'TOUCHED'
+                       WHEN f.id IS NULL THEN CASE WHEN t.deleted_at IS NULL THEN 'DELETED' END
+                       WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN 'ADDED'
+                       WHEN f.stable <> t.stable THEN 'UPDATED'
+                       WHEN f.volatile <> t.volatile THEN 'TOUCHED'
                    END AS {DIFF_ACTION},
-                   CASE WHEN {DIFF_ACTION} = 'UPDATED' THEN {changed_list} END AS {DIFF_FIELDS},
-                   CASE WHEN {DIFF_ACTION} = 'UPDATED' THEN {change_values} END AS {DIFF_CHANGES},
+                   CAST(NULL AS VARCHAR[]) AS {DIFF_FIELDS},
+                   CAST(NULL AS JSON) AS {DIFF_CHANGES},
                    CAST(NULL AS TIMESTAMPTZ) AS {DIFF_GONE_AT}
-            FROM _fresh f
-            {join} (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
+            FROM (
+                SELECT f.id, {hashed(stable, "f")} AS stable, {hashed(volatile, "f")} AS volatile
+                FROM _fresh f
+            ) f
+            {join} (
+                SELECT t.id, t._syncs_deleted_at AS deleted_at,
+                       {hashed(stable, "t")} AS stable, {hashed(volatile, "t")} AS volatile
+                FROM {target} t WHERE t.connection_id = ?
+            ) t ON t.id = f.id
         ) WHERE {DIFF_ACTION} IS NOT NULL
         """,
         [connection_id],
@@ -236,6 +242,21 @@ def apply_snapshot(
             """,
             [connection_id, run_id, model.name],
         )
+    counts = {
+        (action, is_new): count
+        for action, is_new, count in con.execute(
+            f"SELECT {DIFF_ACTION}, {DIFF_IS_NEW}, count(*) FROM _diff GROUP BY 1, 2"
+        ).fetchall()
+    }
+    if any(action == "UPDATED" for action, _ in counts):
+        con.execute(
+            f"""
+            UPDATE _diff SET {DIFF_FIELDS} = {changed_list}, {DIFF_CHANGES} = {change_values}
+            FROM _fresh f, (SELECT * FROM {target} WHERE connection_id = ?) t
+            WHERE _diff.{DIFF_ACTION} = 'UPDATED' AND f.id = _diff.id AND t.id = _diff.id
+            """,
+            [connection_id],
+        )
     compared_at = time.perf_counter()
 
     con.execute(
@@ -249,19 +270,25 @@ def apply_snapshot(
         [connection_id, integration, sync, model.name, run_id, now],
     )
     insert_cols = ", ".join(["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS)])
-    con.execute(
-        f"""
-        INSERT INTO {target} ({insert_cols})
-        SELECT ?, {", ".join(map(quote, names))}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
-               'ADDED', CAST(NULL AS TIMESTAMPTZ), {DIFF_CURSOR}, ?
-        FROM _diff WHERE {DIFF_IS_NEW} AND {DIFF_ACTION} = 'ADDED'
-        """,
-        [connection_id, now, now, run_id],
-    )
+    if counts.get(("ADDED", True)):
+        con.execute(
+            f"""
+            INSERT INTO {target} ({insert_cols})
+            SELECT ?, {", ".join(f"f.{quote(n)}" for n in names)}, CAST(? AS TIMESTAMPTZ),
+                   CAST(? AS TIMESTAMPTZ), 'ADDED', CAST(NULL AS TIMESTAMPTZ), d.{DIFF_CURSOR}, ?
+            FROM _fresh f JOIN _diff d ON d.id = f.id
+            WHERE d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} = 'ADDED'
+            """,
+            [connection_id, now, now, run_id],
+        )
     changed = f"d.{DIFF_ACTION} IN ('ADDED', 'UPDATED')"
-    assignments = ", ".join(f"{quote(n)} = d.{quote(n)}" for n in names if n != "id")
-    con.execute(
-        f"""
+    assignments = ", ".join(f"{quote(n)} = f.{quote(n)}" for n in names if n != "id")
+    refreshed = sum(
+        n for (action, is_new), n in counts.items() if action != "DELETED" and not is_new
+    )
+    if refreshed:
+        con.execute(
+            f"""
         UPDATE {target} SET
             {assignments}{"," if assignments else ""}
             _syncs_last_modified_at = CASE WHEN {changed} THEN CAST(? AS TIMESTAMPTZ)
@@ -272,12 +299,12 @@ def apply_snapshot(
             _syncs_cursor = CASE WHEN {changed} THEN d.{DIFF_CURSOR}
                                  ELSE {target}._syncs_cursor END,
             _syncs_run_id = CASE WHEN {changed} THEN ? ELSE {target}._syncs_run_id END
-        FROM _diff d
+        FROM _diff d JOIN _fresh f ON f.id = d.id
         WHERE NOT d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} <> 'DELETED'
           AND {target}.connection_id = ? AND {target}.id = d.id
         """,
-        [now, run_id, connection_id],
-    )
+            [now, run_id, connection_id],
+        )
     con.execute(
         f"""
         UPDATE {target} SET

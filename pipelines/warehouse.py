@@ -207,7 +207,8 @@ def read_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection | None]:
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
         [schema, table],
     ).fetchone()
     return bool(row and row[0])
