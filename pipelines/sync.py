@@ -29,6 +29,7 @@ from typing import Any
 import dlt
 import duckdb
 import pyarrow as pa
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.changes import apply_snapshot
 from pipelines.connections import Connection, Connections
@@ -37,6 +38,7 @@ from pipelines.outbox import enqueue
 from pipelines.results import SyncResult, SyncType
 from pipelines.warehouse import (
     ensure_platform_tables,
+    memory_limit,
     open_duckdb,
     quote,
     read_connection,
@@ -179,7 +181,9 @@ class SyncRunner:
                 pipeline_name=pipeline_name(spec.name, connection.connection_id, sync.name),
                 pipelines_dir=str(self.home.dlt_dir),
                 destination=dlt.destinations.duckdb(
-                    credentials=str(self.home.warehouse),
+                    credentials=DuckDbCredentials(
+                        str(self.home.warehouse), global_config={"memory_limit": memory_limit()}
+                    ),
                     enable_dataset_name_normalization=False,
                 ),
                 dataset_name=landing,

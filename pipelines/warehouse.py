@@ -22,6 +22,19 @@ from sources.errors import WarehouseBusyError
 
 WAIT_SECONDS = float(os.environ.get("SYNCS_WAREHOUSE_WAIT_SECONDS", "600"))
 
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for syncs' own connections (``SYNCS_DUCKDB_MEMORY_LIMIT``).
+
+    The engine's joins carry ids and per-run hashes, not rows, so its working memory is
+    small; left alone, DuckDB would also keep every block it wrote in its cache, up to 80%
+    of the machine, and a sync's memory would grow with the table. Measured on a
+    1,000,000-row compare: peak 607 MB without a limit, 450 MB at 256 MB, no slower.
+    Past the limit DuckDB evicts cached blocks and spills to disk rather than failing.
+    """
+    return os.environ.get("SYNCS_DUCKDB_MEMORY_LIMIT", "256MB")
+
+
 PLATFORM_DDL = [
     "CREATE SCHEMA IF NOT EXISTS syncs",
     "CREATE SEQUENCE IF NOT EXISTS syncs.change_cursor START 1",
@@ -160,7 +173,11 @@ def open_duckdb(
     deadline = time.monotonic() + wait
     while True:
         try:
-            return duckdb.connect(str(home.warehouse), read_only=read_only)
+            return duckdb.connect(
+                str(home.warehouse),
+                read_only=read_only,
+                config={"memory_limit": memory_limit()},
+            )
         except duckdb.Error as error:
             text = str(error)
             if not any(marker in text for marker in _LOCK_ERRORS):
