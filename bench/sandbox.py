@@ -9,7 +9,6 @@ the benchmark measures. Commands on stdin, one per line, each answered with one 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import sys
@@ -21,14 +20,6 @@ from sources.hubspot.api import OBJECTS
 from sources.hubspot.sandbox import HubSpotSandbox
 
 TOKEN = "bench-token"
-
-
-def settle() -> None:
-    """Take the sandbox's millions of long-lived objects out of the garbage collector's
-    full collections, which would otherwise pause the server for seconds at random
-    points of a measured stage."""
-    gc.collect()
-    gc.freeze()
 
 
 def warm_search(session: requests.Session, base_url: str, since_ms: int) -> None:
@@ -94,7 +85,6 @@ def main() -> None:
         after = (page.get("paging") or {}).get("next", {}).get("after")
         if not after:
             break
-    settle()
     print(json.dumps({"base_url": sandbox.base_url, "token": TOKEN}), flush=True)
     for line in sys.stdin:
         words = line.split()
@@ -110,7 +100,6 @@ def main() -> None:
             else:
                 sandbox.erase(TOKEN, "contacts", record_id)
         warm_search(session, sandbox.base_url, started_ms)
-        settle()
         time.sleep(0.01)
         print(json.dumps({verb: sorted(chosen)}), flush=True)
     sandbox.stop()
