@@ -22,9 +22,8 @@ import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from orchestration.partitions import sync_partitions
-from pipelines.connections import Connections
+from pipelines.demo import start_demo_sandboxes
 from pipelines.home import Home
-from pipelines.sync import purge
 from sources.registry import INTEGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,31 +59,6 @@ def prepare_dagster_home(home: Home) -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     return dagster_home
-
-
-def start_sandboxes(home: Home, records: int, out: Any) -> list[Any]:
-    """Every integration's demo sandbox, and its accounts registered as fresh connections."""
-    connections = Connections(home)
-    demos = []
-    for spec in INTEGRATIONS.values():
-        if spec.sandbox is None:
-            continue
-        demo = spec.sandbox(port=0, records=records)
-        demos.append(demo)
-        out.write(f"{spec.title} sandbox on {demo.base_url}\n")
-        existing = {c.connection_id for c in connections.list()}
-        for account in demo.accounts:
-            if account.connection_id in existing:
-                purge(home, spec, account.connection_id)
-                connections.remove(account.connection_id)
-            connections.add(
-                spec.name,
-                account.connection_id,
-                credentials=account.credentials,
-                config=account.config,
-            )
-            out.write(f"  connection {account.connection_id}\n")
-    return demos
 
 
 def fail_interrupted_runs(instance: DagsterInstance) -> int:
@@ -176,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demos: list[Any] = []
     process: subprocess.Popen[bytes] | None = None
     try:
-        demos = start_sandboxes(home, args.records, out)
+        demos = [demo for _, demo in start_demo_sandboxes(home, args.records, out)]
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             sync_partitions(instance, INTEGRATIONS.values(), home)
             interrupted = fail_interrupted_runs(instance)

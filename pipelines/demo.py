@@ -18,6 +18,7 @@ from pipelines.home import Home
 from pipelines.sync import SyncRunner, purge
 from pipelines.warehouse import read_connection
 from sources.registry import INTEGRATIONS
+from sources.spec import IntegrationSpec
 
 QUERIES = (
     "select connection_id, count(*) as contacts from hubspot.contacts "
@@ -38,16 +39,11 @@ def _print_table(con: Any, sql: str, out: Any) -> None:
         )
 
 
-def run_demo(records: int = 200, out: Any = None) -> int:
-    out = out or sys.stdout
-    from pipelines.cli import print_result
-
-    started = time.monotonic()
-    home = Home.from_env()
+def start_demo_sandboxes(home: Home, records: int, out: Any) -> list[tuple[IntegrationSpec, Any]]:
+    """Every integration's demo sandbox, its accounts registered as fresh connections (one
+    of the same id is purged first). If one fails to start, those started are stopped."""
     connections = Connections(home)
-    runner = SyncRunner(home)
-    demos = []
-    hooks = DemoWebhooks(home, out)
+    demos: list[tuple[IntegrationSpec, Any]] = []
     try:
         for spec in INTEGRATIONS.values():
             if spec.sandbox is None:
@@ -55,8 +51,8 @@ def run_demo(records: int = 200, out: Any = None) -> int:
             demo = spec.sandbox(port=0, records=records)
             demos.append((spec, demo))
             out.write(f"{spec.title} sandbox on {demo.base_url}\n")
+            existing = {c.connection_id for c in connections.list()}
             for account in demo.accounts:
-                existing = {c.connection_id for c in connections.list()}
                 if account.connection_id in existing:
                     purge(home, spec, account.connection_id)
                     connections.remove(account.connection_id)
@@ -67,6 +63,24 @@ def run_demo(records: int = 200, out: Any = None) -> int:
                     config=account.config,
                 )
                 out.write(f"  registered connection {account.connection_id}\n")
+    except BaseException:
+        for _, demo in demos:
+            demo.stop()
+        raise
+    return demos
+
+
+def run_demo(records: int = 200, out: Any = None) -> int:
+    out = out or sys.stdout
+    from pipelines.cli import print_result
+
+    started = time.monotonic()
+    home = Home.from_env()
+    runner = SyncRunner(home)
+    demos: list[tuple[IntegrationSpec, Any]] = []
+    hooks = DemoWebhooks(home, out)
+    try:
+        demos = start_demo_sandboxes(home, records, out)
         hooks.register([a.connection_id for _, demo in demos for a in demo.accounts])
 
         def round_of(title: str, mode: str) -> None:
