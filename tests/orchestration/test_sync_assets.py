@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -15,21 +14,13 @@ from dagster import (
 
 from orchestration.assets import SyncRunConfig, run_mode, sync_assets
 from orchestration.definitions import build_definitions
-from pipelines.home import Home
 from sources.registry import INTEGRATIONS
 from tests.conftest import ACME, GLOBEX, add_hubspot
+from tests.helpers import query
 from tests.orchestration.conftest import add_partitions, run_sync
 
 CONTACTS = AssetKey(["hubspot", "contacts"])
 COMPANIES = AssetKey(["hubspot", "companies"])
-
-
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def materializations(result) -> dict[AssetKey, dict]:
