@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.changes import HASH_COLUMNS
 from pipelines.connections import Connection, Connections
 from pipelines.home import Home
 from pipelines.warehouse import quote, read_connection, table_exists
@@ -36,6 +37,8 @@ METADATA = {
     "_syncs_cursor": "cursor",
     "_syncs_run_id": "run_id",
 }
+
+HIDDEN = ", ".join(name for name, _ in HASH_COLUMNS)
 
 
 class NotFound(SyncsError):
@@ -134,7 +137,7 @@ def read_records(
     with read_connection(home) as con:
         rows = _rows_if_table(
             con,
-            f"SELECT * EXCLUDE (connection_id) FROM {quote(spec.name)}.{quote(model)} "
+            f"SELECT * EXCLUDE (connection_id, {HIDDEN}) FROM {quote(spec.name)}.{quote(model)} "
             f"WHERE {' AND '.join(where)} ORDER BY _syncs_cursor LIMIT ?",
             [*params, limit],
         )

@@ -125,6 +125,14 @@ PLATFORM_DDL = [
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS syncs.row_hashes (
+        table_schema VARCHAR NOT NULL,
+        table_name VARCHAR NOT NULL,
+        hashed_with VARCHAR NOT NULL,
+        PRIMARY KEY (table_schema, table_name)
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS syncs.rejected_records (
         run_id VARCHAR NOT NULL,
         connection_id VARCHAR NOT NULL,

@@ -1,0 +1,161 @@
+"""The snapshot compare on a real DuckDB file: stored row hashes and repeated records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from pydantic import BaseModel
+
+from pipelines.api_queries import read_records
+from pipelines.changes import ModelResult, apply_snapshot
+from pipelines.home import Home
+from pipelines.sync import SyncRunner
+from pipelines.warehouse import ensure_platform_tables
+from sources.hubspot.sandbox import HubSpotSandbox
+from sources.spec import ModelSpec
+from tests.conftest import add_hubspot
+from tests.helpers import query
+
+
+class Item(BaseModel):
+    id: str
+    name: str | None = None
+    seen: int | None = None
+
+
+ITEMS = ModelSpec("items", Item, frozenset({"seen"}))
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_platform_tables(con)
+    con.execute("CREATE SCHEMA land")
+    con.execute(
+        "CREATE TABLE land.items (id VARCHAR, name VARCHAR, seen BIGINT, "
+        "_syncs_run_id VARCHAR, _syncs_seq BIGINT)"
+    )
+    yield con
+    con.close()
+
+
+def land_and_apply(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    rows: list[tuple],
+    *,
+    full: bool = True,
+    names: tuple[str, ...] = ("id", "name", "seen"),
+) -> ModelResult:
+    """Land ``rows`` (values of ``names``) as one run, in fetch order, and compare them."""
+    con.execute("DELETE FROM land.items")
+    listed = ", ".join([*names, "_syncs_run_id", "_syncs_seq"])
+    marks = ", ".join("?" * (len(names) + 2))
+    for seq, row in enumerate(rows):
+        con.execute(f"INSERT INTO land.items ({listed}) VALUES ({marks})", [*row, run_id, seq])
+    con.execute("BEGIN TRANSACTION")
+    result = apply_snapshot(
+        con,
+        integration="test",
+        sync="all",
+        model=ITEMS,
+        connection_id="c1",
+        run_id=run_id,
+        landing_schema="land",
+        full_listing=full,
+        now=datetime.now(UTC),
+    )
+    con.execute("COMMIT")
+    return result
+
+
+def run_events(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
+    return con.execute(
+        "SELECT record_id, action, changed_fields FROM syncs.change_events "
+        "WHERE run_id = ? ORDER BY record_id",
+        [run_id],
+    ).fetchall()
+
+
+def test_a_repeated_record_counts_once_and_the_last_fetched_wins(warehouse):
+    land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
+
+    result = land_and_apply(
+        warehouse, "r2", [("a", "Anna", 2), ("b", "Bob", 1), ("a", "Annie", 3), ("b", "Bob", 1)]
+    )
+
+    assert run_events(warehouse, "r2") == [("a", "UPDATED", ["name"])]
+    assert (result.updated, result.fetched, result.unchanged) == (1, 4, 3)
+    rows = warehouse.execute("SELECT id, name, seen FROM test.items ORDER BY id").fetchall()
+    assert rows == [("a", "Annie", 3), ("b", "Bob", 1)]
+
+
+def test_a_repeated_new_record_is_added_once(warehouse):
+    result = land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("a", "Ann", 2)])
+
+    assert run_events(warehouse, "r1") == [("a", "ADDED", None)]
+    assert result.added == 1
+    assert warehouse.execute("SELECT id, seen FROM test.items").fetchall() == [("a", 2)]
+
+
+def test_refreshed_rows_keep_when_they_were_first_seen(warehouse):
+    land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
+    first = dict(warehouse.execute("SELECT id, _syncs_first_seen_at FROM test.items").fetchall())
+
+    land_and_apply(warehouse, "r2", [("a", "Anna", 1), ("b", "Bob", 2)])
+
+    rows = warehouse.execute(
+        "SELECT id, _syncs_first_seen_at, _syncs_last_action, _syncs_run_id FROM test.items "
+        "ORDER BY id"
+    ).fetchall()
+    assert rows == [("a", first["a"], "UPDATED", "r2"), ("b", first["b"], "ADDED", "r1")]
+    assert run_events(warehouse, "r2") == [("a", "UPDATED", ["name"])]
+
+
+def test_hashes_from_another_duckdb_are_computed_again_not_taken_for_changes(warehouse):
+    land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
+    warehouse.execute("UPDATE test.items SET _syncs_hash = 0, _syncs_volatile_hash = 0")
+    warehouse.execute(
+        "UPDATE syncs.row_hashes SET hashed_with = ?",
+        [json.dumps({"duckdb": "0.0.1", "stable": ["name"], "volatile": ["seen"]})],
+    )
+
+    result = land_and_apply(warehouse, "r2", [("a", "Ann", 1), ("b", "Bob", 1)])
+
+    assert run_events(warehouse, "r2") == []
+    assert (result.updated, result.unchanged) == (0, 2)
+    (hashed_with,) = warehouse.execute("SELECT hashed_with FROM syncs.row_hashes").fetchone()
+    assert json.loads(hashed_with)["duckdb"] == duckdb.__version__
+
+
+def test_a_new_column_is_hashed_in_before_the_compare(warehouse):
+    land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
+    # The API starts sending a field the table does not have yet.
+    warehouse.execute("ALTER TABLE land.items ADD COLUMN title VARCHAR")
+
+    land_and_apply(
+        warehouse,
+        "r2",
+        [("a", "Ann", 1, "CEO"), ("b", "Bob", 1, None)],
+        names=("id", "name", "seen", "title"),
+    )
+
+    assert run_events(warehouse, "r2") == [("a", "UPDATED", ["title"])]
+    rows = warehouse.execute("SELECT id, title FROM test.items ORDER BY id").fetchall()
+    assert rows == [("a", "CEO"), ("b", None)]
+
+
+def test_hash_columns_stay_out_of_the_records_api_rows(home: Home, hubspot: HubSpotSandbox):
+    add_hubspot(home, hubspot)
+    SyncRunner(home).run("acme")
+    page = read_records(
+        home, integration="hubspot", model="contacts", connection_id="acme", limit=5
+    )
+    assert page["records"]
+    assert not any(key.startswith("_syncs") for key in page["records"][0])
+    stored = query(home, "select count(*) from hubspot.contacts where _syncs_hash is null")
+    assert stored == [(0,)]
