@@ -201,14 +201,18 @@ class SyncRunner:
             clock = time.perf_counter()
             with warehouse_lock(self.home, exclusive=True):
                 result.timings["lock_wait"] = time.perf_counter() - clock
-                clock = time.perf_counter()
-                pipeline.load()
-                result.timings["load"] = time.perf_counter() - clock
-                clock = time.perf_counter()
+                # dlt loads through the connection the compare then uses: the warehouse is
+                # opened, and its write-ahead log checkpointed on close, once per run.
                 con = open_duckdb(self.home, read_only=False)
+                in_transaction = False
                 try:
+                    clock = time.perf_counter()
+                    pipeline.load(credentials=con)
+                    result.timings["load"] = time.perf_counter() - clock
+                    clock = time.perf_counter()
                     ensure_platform_tables(con)
                     con.execute("BEGIN TRANSACTION")
+                    in_transaction = True
                     now = datetime.now(UTC)
                     for model_name in sync.models:
                         result.models[model_name] = apply_snapshot(
@@ -237,7 +241,8 @@ class SyncRunner:
                     self._store_run(con, result)
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    if in_transaction:
+                        con.execute("ROLLBACK")
                     raise
                 finally:
                     con.close()
