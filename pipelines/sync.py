@@ -18,6 +18,7 @@ makes that impossible.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -29,6 +30,7 @@ from typing import Any
 import dlt
 import duckdb
 import pyarrow as pa
+from dlt.common.storages import LoadStorage, LoadStorageConfiguration
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.changes import apply_snapshot
@@ -77,6 +79,21 @@ def pipeline_name(integration: str, connection_id: str, sync: str) -> str:
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def drop_loaded_packages(pipeline: dlt.Pipeline) -> None:
+    """Delete the files of the packages dlt has loaded; the committed compare consumed them.
+
+    dlt keeps every loaded package under the pipeline's folder, which would grow by a copy
+    of each run's rows (70 MB for a million contacts) for as long as the connection syncs.
+    """
+    storage = LoadStorage(
+        False,
+        [],
+        LoadStorageConfiguration(load_volume_path=os.path.join(pipeline.working_dir, "load")),
+    )
+    for load_id in storage.list_loaded_packages():
+        storage.loaded_packages.delete_package(load_id, not_exists_ok=True)
 
 
 def read_cursors(home: Home, connection_id: str, sync: str) -> dict[str, Any]:
@@ -259,6 +276,7 @@ class SyncRunner:
             self._record_failure(result, request_log)
             enqueue(self.home, result, list(sync.models))
             raise SyncFailed(result, cause) from None
+        drop_loaded_packages(pipeline)
         enqueue(self.home, result, list(sync.models))
         return result
 

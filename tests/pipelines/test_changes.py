@@ -159,3 +159,13 @@ def test_hash_columns_stay_out_of_the_records_api_rows(home: Home, hubspot: HubS
     assert not any(key.startswith("_syncs") for key in page["records"][0])
     stored = query(home, "select count(*) from hubspot.contacts where _syncs_hash is null")
     assert stored == [(0,)]
+
+
+def test_loaded_packages_are_deleted_once_the_run_commits(home: Home, hubspot: HubSpotSandbox):
+    add_hubspot(home, hubspot)
+    runner = SyncRunner(home)
+    runner.run("acme")
+    runner.run("acme", mode="full")
+
+    assert list(home.dlt_dir.glob("*/load/loaded/*")) == []
+    assert query(home, "select count(*) from hubspot.contacts") == [(250,)]
