@@ -308,7 +308,7 @@ def apply_snapshot(
         ).fetchall()
     }
     if any(action == "UPDATED" for action, _ in counts):
-        _describe_updates(con, target, stable)
+        _describe_updates(con, target, connection_id, stable)
     compared_at = time.perf_counter()
 
     con.execute(
@@ -356,10 +356,14 @@ def apply_snapshot(
                    {kept("_syncs_cursor", f"d.{DIFF_CURSOR}")},
                    {kept("_syncs_run_id", "?")},
                    d.{DIFF_HASH}, d.{DIFF_VOLATILE_HASH}
-            FROM _diff d JOIN _fresh f ON f.id = d.id JOIN {target} o ON o.rowid = d.{DIFF_ROW}
+            FROM _diff d JOIN _fresh f ON f.id = d.id
+            JOIN (
+                SELECT id, {", ".join(n for n, _ in META_COLUMNS)}
+                FROM {target} WHERE connection_id = ?
+            ) o ON o.id = d.id
             WHERE NOT d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} <> 'DELETED'
             """,
-            [connection_id, now, run_id],
+            [connection_id, now, run_id, connection_id],
         )
         con.execute(
             f"""
@@ -379,9 +383,10 @@ def apply_snapshot(
                 _syncs_cursor = d.{DIFF_CURSOR},
                 _syncs_run_id = ?
             FROM _diff d
-            WHERE d.{DIFF_ACTION} = 'DELETED' AND {target}.rowid = d.{DIFF_ROW}
+            WHERE d.{DIFF_ACTION} = 'DELETED' AND {target}.connection_id = ?
+              AND {target}.id = d.id
             """,
-            [now, now, run_id],
+            [now, now, run_id, connection_id],
         )
 
     for action, count, low, high in con.execute(
@@ -412,8 +417,13 @@ def apply_snapshot(
     return result
 
 
-def _describe_updates(con: duckdb.DuckDBPyConnection, target: str, stable: list[str]) -> None:
-    """The names of the columns each UPDATED row changed, with their old and new values."""
+def _describe_updates(
+    con: duckdb.DuckDBPyConnection, target: str, connection_id: str, stable: list[str]
+) -> None:
+    """The names of the columns each UPDATED row changed, with their old and new values.
+
+    The stored rows are joined by id, not by the rowid the compare found: DuckDB answered
+    a rowid join at 1M rows with three times the memory (380 MB against 126 MB)."""
 
     def distinct(n: str) -> str:
         return f"f.{quote(n)} IS DISTINCT FROM t.{quote(n)}"
@@ -435,9 +445,10 @@ def _describe_updates(con: duckdb.DuckDBPyConnection, target: str, stable: list[
     con.execute(
         f"""
         UPDATE _diff SET {DIFF_FIELDS} = {changed_list}, {DIFF_CHANGES} = {change_values}
-        FROM _fresh f, {target} t
-        WHERE _diff.{DIFF_ACTION} = 'UPDATED' AND f.id = _diff.id AND t.rowid = _diff.{DIFF_ROW}
-        """
+        FROM _fresh f, (SELECT * FROM {target} WHERE connection_id = ?) t
+        WHERE _diff.{DIFF_ACTION} = 'UPDATED' AND f.id = _diff.id AND t.id = _diff.id
+        """,
+        [connection_id],
     )
 
 
