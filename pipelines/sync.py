@@ -3,11 +3,12 @@
 1. The connection's config is validated and its credentials decrypted.
 2. The cursors are read from ``syncs.sync_state`` (briefly, read-only).
 3. dlt extracts page by page and normalizes to Parquet, holding no warehouse lock.
-4. Under the exclusive warehouse lock, dlt loads the run's rows into the connection's
-   landing dataset, and one transaction compares them with the record tables, writes
-   change events, record metadata, rejected records, the request log, the run's row and
-   the new cursors. A failure anywhere before the commit leaves data, cursor and snapshot
-   as they were; the next run starts over from the last good cursor.
+4. Under the exclusive warehouse lock, dlt loads the run's rows as Parquet files to the
+   connection's landing folder (``pipelines.landing``), and one transaction reads them in
+   place, compares them with the record tables, writes change events, record metadata,
+   rejected records, the request log, the run's row and the new cursors. A failure
+   anywhere before the commit leaves data, cursor and snapshot as they were; the next run
+   starts over from the last good cursor.
 
 The cursor is ours, not dlt's incremental state: dlt stores its state when the load
 succeeds, before our compare, so a run killed in between would move the cursor past
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 import uuid
@@ -31,16 +31,15 @@ import dlt
 import duckdb
 import pyarrow as pa
 from dlt.common.storages import LoadStorage, LoadStorageConfiguration
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.changes import apply_snapshot
 from pipelines.connections import Connection, Connections
 from pipelines.home import Home
+from pipelines.landing import Landing, destination, landing_dataset, slug
 from pipelines.outbox import enqueue
 from pipelines.results import SyncResult, SyncType
 from pipelines.warehouse import (
     ensure_platform_tables,
-    memory_limit,
     open_duckdb,
     quote,
     read_connection,
@@ -50,7 +49,7 @@ from pipelines.warehouse import (
 )
 from sources.errors import ConfigError, SyncsError
 from sources.http import RequestLog, RequestRecord
-from sources.records import REJECTED_TABLE, RUN_ID
+from sources.records import REJECTED_TABLE, RUN_ID, TOMBSTONES_TABLE
 from sources.source import build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
 
@@ -63,14 +62,6 @@ class SyncFailed(SyncsError):
         self.result = result
         self.cause = cause
         self.retryable = bool(getattr(cause, "retryable", False))
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "_", text.lower())
-
-
-def landing_dataset(integration: str, connection_id: str, sync: str) -> str:
-    return f"_landing_{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
 
 
 def pipeline_name(integration: str, connection_id: str, sync: str) -> str:
@@ -192,18 +183,14 @@ class SyncRunner:
             started_at=started,
             finished_at=started,
         )
-        landing = landing_dataset(spec.name, connection.connection_id, sync.name)
+        dataset = landing_dataset(spec.name, connection.connection_id, sync.name)
+        landing = Landing(self.home, dataset)
         try:
             pipeline = dlt.pipeline(
                 pipeline_name=pipeline_name(spec.name, connection.connection_id, sync.name),
                 pipelines_dir=str(self.home.dlt_dir),
-                destination=dlt.destinations.duckdb(
-                    credentials=DuckDbCredentials(
-                        str(self.home.warehouse), global_config={"memory_limit": memory_limit()}
-                    ),
-                    enable_dataset_name_normalization=False,
-                ),
-                dataset_name=landing,
+                destination=destination(self.home),
+                dataset_name=dataset,
             )
             pipeline.config.restore_from_destination = False
             pipeline.abort_packages()
@@ -218,18 +205,19 @@ class SyncRunner:
             clock = time.perf_counter()
             with warehouse_lock(self.home, exclusive=True):
                 result.timings["lock_wait"] = time.perf_counter() - clock
-                # dlt loads through the connection the compare then uses: the warehouse is
-                # opened, and its write-ahead log checkpointed on close, once per run.
+                clock = time.perf_counter()
+                landing.drop()
+                pipeline.load()
+                result.timings["load"] = time.perf_counter() - clock
+                clock = time.perf_counter()
                 con = open_duckdb(self.home, read_only=False)
                 in_transaction = False
                 try:
-                    clock = time.perf_counter()
-                    pipeline.load(credentials=con)
-                    result.timings["load"] = time.perf_counter() - clock
-                    clock = time.perf_counter()
                     ensure_platform_tables(con)
                     con.execute("BEGIN TRANSACTION")
                     in_transaction = True
+                    # Warehouses from before the landing moved out kept it as a schema.
+                    con.execute(f"DROP SCHEMA IF EXISTS {quote(dataset)} CASCADE")
                     now = datetime.now(UTC)
                     for model_name in sync.models:
                         result.models[model_name] = apply_snapshot(
@@ -239,7 +227,8 @@ class SyncRunner:
                             model=spec.model(model_name),
                             connection_id=connection.connection_id,
                             run_id=run_id,
-                            landing_schema=landing,
+                            fresh=landing.relation(model_name),
+                            tombstones=landing.relation(TOMBSTONES_TABLE),
                             full_listing=full_listing,
                             now=now,
                             timings=result.timings,
@@ -277,19 +266,21 @@ class SyncRunner:
             enqueue(self.home, result, list(sync.models))
             raise SyncFailed(result, cause) from None
         drop_loaded_packages(pipeline)
+        landing.drop()
         enqueue(self.home, result, list(sync.models))
         return result
 
-    def _store_rejected(self, con: Any, result: SyncResult, landing: str) -> None:
+    def _store_rejected(self, con: Any, result: SyncResult, landing: Landing) -> None:
         for model in result.models.values():
             model.rejected = 0
-        if not table_exists(con, landing, REJECTED_TABLE):
+        rejected = landing.relation(REJECTED_TABLE)
+        if rejected is None:
             return
         con.execute(
             f"""
             INSERT INTO syncs.rejected_records
             SELECT ?, ?, ?, model, record_id, reason, payload, ?
-            FROM {quote(landing)}.{quote(REJECTED_TABLE)} WHERE {quote(RUN_ID)} = ?
+            FROM {rejected} WHERE {quote(RUN_ID)} = ?
             """,
             [
                 result.run_id,
@@ -300,8 +291,7 @@ class SyncRunner:
             ],
         )
         for model, count in con.execute(
-            f"SELECT model, count(*) FROM {quote(landing)}.{quote(REJECTED_TABLE)} "
-            f"WHERE {quote(RUN_ID)} = ? GROUP BY 1",
+            f"SELECT model, count(*) FROM {rejected} WHERE {quote(RUN_ID)} = ? GROUP BY 1",
             [result.run_id],
         ).fetchall():
             if model in result.models:
@@ -462,3 +452,4 @@ def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
         shutil.rmtree(
             home.dlt_dir / pipeline_name(spec.name, connection_id, sync), ignore_errors=True
         )
+        Landing(home, landing_dataset(spec.name, connection_id, sync)).drop()

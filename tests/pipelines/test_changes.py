@@ -65,7 +65,8 @@ def land_and_apply(
         model=ITEMS,
         connection_id="c1",
         run_id=run_id,
-        landing_schema="land",
+        fresh='"land"."items"',
+        tombstones=None,
         full_listing=full,
         now=datetime.now(UTC),
     )
@@ -161,11 +162,31 @@ def test_hash_columns_stay_out_of_the_records_api_rows(home: Home, hubspot: HubS
     assert stored == [(0,)]
 
 
-def test_loaded_packages_are_deleted_once_the_run_commits(home: Home, hubspot: HubSpotSandbox):
+def test_loaded_packages_and_landed_files_are_deleted_once_the_run_commits(
+    home: Home, hubspot: HubSpotSandbox
+):
     add_hubspot(home, hubspot)
     runner = SyncRunner(home)
     runner.run("acme")
     runner.run("acme", mode="full")
 
     assert list(home.dlt_dir.glob("*/load/loaded/*")) == []
+    assert list(home.dlt_dir.glob("landing/*/*/*.parquet")) == []
     assert query(home, "select count(*) from hubspot.contacts") == [(250,)]
+
+
+def test_a_landing_schema_left_in_the_warehouse_is_dropped(home: Home, hubspot: HubSpotSandbox):
+    add_hubspot(home, hubspot)
+    runner = SyncRunner(home)
+    runner.run("acme")
+    con = duckdb.connect(str(home.warehouse))
+    con.execute("CREATE SCHEMA _landing_hubspot__acme__crm")
+    con.execute("CREATE TABLE _landing_hubspot__acme__crm.contacts AS SELECT 1 AS id")
+    con.close()
+
+    runner.run("acme")
+
+    schemas = query(
+        home, "select schema_name from duckdb_schemas() where starts_with(schema_name, '_landing')"
+    )
+    assert schemas == []
