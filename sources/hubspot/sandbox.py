@@ -927,7 +927,7 @@ class HubSpotSandbox(SandboxServer):
                 since = _modified_since_query(body, object_type)
                 if since is not None:
                     matches = _modified_since(store, account.version, *since)
-                else:
+                if since is None or matches is None:
                     matches = _matching_ids(store, object_type, groups, sort, text)
                 self._search_cache[key] = matches
                 while len(self._search_cache) > 64:
@@ -1207,8 +1207,11 @@ def _compile_sorts(spec: Any, known: set[str]) -> tuple[str, bool] | None:
     return name, direction == "DESCENDING"
 
 
-def _modified_since_query(body: dict[str, Any], object_type: str) -> tuple[int, bool] | None:
-    """``(millis, inclusive)`` when the query is "modified since, oldest first" and nothing else.
+def _modified_since_query(
+    body: dict[str, Any], object_type: str
+) -> tuple[int, bool, frozenset[int]] | None:
+    """``(millis, inclusive, excluded ids)`` when the query is "modified since, oldest
+    first", optionally leaving out some records by ``hs_object_id``, and nothing else.
 
     That is the query every incremental sync sends; answering it from a sorted index keeps
     the sandbox fast at a million records, as HubSpot's own index does.
@@ -1218,29 +1221,48 @@ def _modified_since_query(body: dict[str, Any], object_type: str) -> tuple[int, 
     if body.get("query") or not isinstance(groups, list) or len(groups) != 1:
         return None
     filters = groups[0].get("filters") if isinstance(groups[0], dict) else None
-    if not isinstance(filters, list) or len(filters) != 1 or not isinstance(filters[0], dict):
+    if not isinstance(filters, list) or not 1 <= len(filters) <= 2:
         return None
-    only = filters[0]
-    if only.get("propertyName") != prop or only.get("operator") not in ("GTE", "GT"):
+    if not all(isinstance(f, dict) for f in filters):
         return None
+    since_filter, *rest = filters
+    if since_filter.get("propertyName") != prop or since_filter.get("operator") not in (
+        "GTE",
+        "GT",
+    ):
+        return None
+    excluded: frozenset[int] = frozenset()
+    if rest:
+        (other,) = rest
+        values = other.get("values")
+        if (
+            other.get("propertyName") != "hs_object_id"
+            or other.get("operator") != "NOT_IN"
+            or not isinstance(values, list)
+            or not all(str(v).isdigit() for v in values)
+        ):
+            return None
+        excluded = frozenset(int(v) for v in values)
     if sorts not in ([{"propertyName": prop, "direction": "ASCENDING"}], [prop]):
         return None
-    since = parse_time(only.get("value"))
+    since = parse_time(since_filter.get("value"))
     if since is None:
         return None
-    return since, only["operator"] == "GTE"
+    return since, since_filter["operator"] == "GTE", excluded
 
 
 class _IndexTail(Sequence[int]):
-    """Record indexes from ``start`` to the end of a modified-time index, read lazily: a
-    keyset query over a million records then costs only the page it returns."""
+    """Record ids from ``start`` to the end of a modified-time index, read lazily, after
+    ``head`` (the edge records the query kept): a keyset query over a million records then
+    costs only the page it returns."""
 
-    def __init__(self, index: list[tuple[int, int]], start: int) -> None:
+    def __init__(self, index: list[tuple[int, int]], start: int, head: list[int]) -> None:
         self.index = index
         self.start = start
+        self.head = head
 
     def __len__(self) -> int:
-        return len(self.index) - self.start
+        return len(self.head) + len(self.index) - self.start
 
     @overload
     def __getitem__(self, key: int) -> int: ...
@@ -1249,16 +1271,32 @@ class _IndexTail(Sequence[int]):
     def __getitem__(self, key: int | slice) -> int | list[int]:
         if isinstance(key, slice):
             low, high, _ = key.indices(len(self))
-            return [i for _, i in self.index[self.start + low : self.start + high]]
-        return self.index[self.start + range(len(self))[key]][1]
+            lead = self.head[low:high]
+            low, high = max(low - len(self.head), 0), max(high - len(self.head), 0)
+            return lead + [i for _, i in self.index[self.start + low : self.start + high]]
+        position = range(len(self))[key]
+        if position < len(self.head):
+            return self.head[position]
+        return self.index[self.start + position - len(self.head)][1]
 
 
-def _modified_since(store: _Store, version: int, since: int, inclusive: bool) -> Sequence[int]:
+def _modified_since(
+    store: _Store, version: int, since: int, inclusive: bool, excluded: frozenset[int]
+) -> Sequence[int] | None:
+    """The ids modified since ``since`` (less ``excluded``), oldest first; None when an
+    excluded record is not at the edge, which the index alone cannot answer."""
+    if any(i in store.records and store.records[i].updated_ms != since for i in excluded):
+        return None
     if store.modified_index is None or store.modified_index[0] != version:
         index = sorted((store.records[i].updated_ms, i) for i in store.active)
         store.modified_index = (version, index)
     index = store.modified_index[1]
-    return _IndexTail(index, bisect_left(index, (since, 0) if inclusive else (since + 1, 0)))
+    start = bisect_left(index, (since, 0) if inclusive else (since + 1, 0))
+    if not excluded or not inclusive:
+        return _IndexTail(index, start, [])
+    after_edge = bisect_left(index, (since + 1, 0), lo=start)
+    head = [i for _, i in index[start:after_edge] if i not in excluded]
+    return _IndexTail(index, after_edge, head)
 
 
 def _matching_ids(

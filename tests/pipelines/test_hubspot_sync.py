@@ -132,6 +132,31 @@ def test_search_cap_continuation_and_shared_edge_timestamps(home, runner):
         sandbox.stop()
 
 
+def test_records_sharing_milliseconds_cost_no_extra_search_pages(home, runner):
+    sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None)
+    sandbox.start()
+    try:
+        sandbox.add_account(ACME, seed=4, contacts=600)
+        add_hubspot(home, sandbox)
+        runner.run("acme")
+        ids = sandbox.ids(ACME, "contacts")
+        moment = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        # A bulk update: 80 records in each millisecond, so every page ends inside a tie.
+        for i, record_id in enumerate(ids[:520]):
+            at = moment + timedelta(milliseconds=i // 80)
+            sandbox.update(ACME, "contacts", record_id, {"city": f"Bulk {i}"}, at=at)
+        sandbox.requests_seen.clear()
+
+        (result,) = runner.run("acme", sync="crm")
+
+        got = [r for m, r, a, _ in events(home, result.run_id) if m == "contacts"]
+        assert sorted(got) == sorted(ids[:520])
+        searches = [p for _, p, _ in sandbox.requests_seen if p.endswith("contacts/search")]
+        assert len(searches) == 6
+    finally:
+        sandbox.stop()
+
+
 def test_failed_full_refresh_deletes_nothing_and_next_run_is_exact(home, hubspot, runner):
     add_hubspot(home, hubspot)
     runner.run("acme")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -306,6 +306,36 @@ def test_search_gte_ascending_sort_and_total(sandbox: HubSpotSandbox) -> None:
     assert descending["total"] == 3
     assert [r["id"] for r in descending["results"]] == ["12", "30", "200"]
     assert "paging" not in descending
+
+
+def test_search_not_in_leaves_out_seen_edge_records(sandbox: HubSpotSandbox) -> None:
+    tie = datetime(2025, 6, 1, tzinfo=UTC)
+    for record_id in ("30", "12", "200", "7"):
+        sandbox.update(TOKEN, "contacts", record_id, {"city": "Reykjavik"}, at=tie)
+    sandbox.update(TOKEN, "contacts", "9", {"city": "Oslo"}, at=tie + timedelta(seconds=1))
+    tie_ms = str(int(tie.timestamp() * 1000))
+
+    def ids(not_in: list[str], *, also: dict | None = None) -> list[str]:
+        filters = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": tie_ms}]
+        filters.append({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": not_in})
+        if also:
+            filters.append(also)
+        body = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+            "limit": 100,
+        }
+        return [r["id"] for r in search(sandbox, "contacts", body).json()["results"]]
+
+    # The modified-time index answers the first; the record-by-record path the second
+    # (a filter it does not take); both leave out exactly the ids named.
+    assert ids(["12", "200"]) == ["7", "30", "9"]
+    assert ids(["12", "200"], also={"propertyName": "city", "operator": "HAS_PROPERTY"}) == [
+        "7",
+        "30",
+        "9",
+    ]
+    assert ids(["9"]) == ["7", "12", "30", "200"]
 
 
 def test_search_cap(sandbox: HubSpotSandbox) -> None:
