@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -109,52 +111,51 @@ def test_full_refresh_finds_records_gone_for_good(home, hubspot, runner):
     assert full.models["contacts"].rows_total == 247
 
 
-def test_search_cap_continuation_and_shared_edge_timestamps(home, runner):
-    sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None, search_cap=200)
+@contextmanager
+def bulk_updated(home, runner, *, seed: int, count: int, at, **options) -> Iterator[tuple]:
+    """A sandbox of 700 contacts, synced once, whose first ``count`` contacts are then
+    updated at ``at(i)``; yields the sandbox and the ids updated."""
+    sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None, **options)
     sandbox.start()
     try:
-        sandbox.add_account(ACME, seed=3, contacts=700)
+        sandbox.add_account(ACME, seed=seed, contacts=700)
         add_hubspot(home, sandbox)
         runner.run("acme")
-        ids = sandbox.ids(ACME, "contacts")
+        ids = sandbox.ids(ACME, "contacts")[:count]
         moment = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-        # 150 records share one timestamp: wider than a page, straddling query windows.
-        for i, record_id in enumerate(ids[:600]):
-            at = moment if i < 150 else moment + timedelta(milliseconds=i)
-            sandbox.update(ACME, "contacts", record_id, {"city": f"City {i}"}, at=at)
+        for i, record_id in enumerate(ids):
+            sandbox.update(ACME, "contacts", record_id, {"city": f"City {i}"}, at=at(moment, i))
+        sandbox.requests_seen.clear()
+        yield sandbox, ids
+    finally:
+        sandbox.stop()
+
+
+def test_search_cap_continuation_and_shared_edge_timestamps(home, runner):
+    # 150 records share one timestamp: wider than a page, straddling query windows.
+    def at(moment, i):
+        return moment if i < 150 else moment + timedelta(milliseconds=i)
+
+    with bulk_updated(home, runner, seed=3, count=600, at=at, search_cap=200) as (sandbox, ids):
         (result,) = runner.run("acme", sync="crm")
         got = [r for m, r, a, _ in events(home, result.run_id) if m == "contacts"]
-        assert sorted(got) == sorted(ids[:600])
+        assert sorted(got) == sorted(ids)
         assert len(got) == len(set(got))
         statuses = {s for _, path, s in sandbox.requests_seen if path.endswith("/search")}
         assert statuses == {200}
-    finally:
-        sandbox.stop()
 
 
 def test_records_sharing_milliseconds_cost_no_extra_search_pages(home, runner):
-    sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None)
-    sandbox.start()
-    try:
-        sandbox.add_account(ACME, seed=4, contacts=600)
-        add_hubspot(home, sandbox)
-        runner.run("acme")
-        ids = sandbox.ids(ACME, "contacts")
-        moment = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-        # A bulk update: 80 records in each millisecond, so every page ends inside a tie.
-        for i, record_id in enumerate(ids[:520]):
-            at = moment + timedelta(milliseconds=i // 80)
-            sandbox.update(ACME, "contacts", record_id, {"city": f"Bulk {i}"}, at=at)
-        sandbox.requests_seen.clear()
+    # A bulk update: 80 records in each millisecond, so every page ends inside a tie.
+    def at(moment, i):
+        return moment + timedelta(milliseconds=i // 80)
 
+    with bulk_updated(home, runner, seed=4, count=520, at=at) as (sandbox, ids):
         (result,) = runner.run("acme", sync="crm")
-
         got = [r for m, r, a, _ in events(home, result.run_id) if m == "contacts"]
-        assert sorted(got) == sorted(ids[:520])
+        assert sorted(got) == sorted(ids)
         searches = [p for _, p, _ in sandbox.requests_seen if p.endswith("contacts/search")]
         assert len(searches) == 6
-    finally:
-        sandbox.stop()
 
 
 def test_failed_full_refresh_deletes_nothing_and_next_run_is_exact(home, hubspot, runner):
