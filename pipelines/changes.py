@@ -212,11 +212,15 @@ def _build_diff(
 
 
 def _repeats_changes(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the API returned a changed record more than once this run.
+    """Whether the API returned a record that changed more than once this run.
 
-    Only rows that changed can make a repeat matter, so only they are checked, not the
-    whole listing; a repeat of an unchanged record leaves nothing to write."""
-    row = con.execute("SELECT count(*) > count(DISTINCT id) FROM _diff").fetchone()
+    Only the ids in ``_diff`` are checked, not the whole listing: a record all of whose
+    copies match the table leaves nothing to write. Their copies are counted in the
+    listing, not in ``_diff``, because a copy that matches the table is not in ``_diff``
+    and may be the last one fetched, which wins."""
+    row = con.execute(
+        "SELECT count(*) > count(DISTINCT id) FROM _fresh WHERE id IN (SELECT id FROM _diff)"
+    ).fetchone()
     return bool(row and row[0])
 
 

@@ -95,6 +95,27 @@ def test_a_repeated_record_counts_once_and_the_last_fetched_wins(warehouse):
     assert rows == [("a", "Annie", 3), ("b", "Bob", 1)]
 
 
+@pytest.mark.parametrize(
+    ("copies", "events", "name"),
+    [
+        # The change comes first and the unchanged copy last: the last one wins, no change.
+        ([("a", "Anna", 1), ("a", "Ann", 1)], [], "Ann"),
+        # The unchanged copy comes first: the change is the last word.
+        ([("a", "Ann", 1), ("a", "Anna", 1)], [("a", "UPDATED", ["name"])], "Anna"),
+    ],
+)
+def test_a_record_repeated_changed_and_unchanged_keeps_the_last_copy(
+    warehouse, copies, events, name
+):
+    land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
+
+    land_and_apply(warehouse, "r2", [*copies, ("b", "Bob", 1)])
+
+    assert run_events(warehouse, "r2") == events
+    rows = warehouse.execute("SELECT id, name FROM test.items ORDER BY id").fetchall()
+    assert rows == [("a", name), ("b", "Bob")]
+
+
 def test_a_repeated_new_record_is_added_once(warehouse):
     result = land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("a", "Ann", 2)])
 
