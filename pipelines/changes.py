@@ -74,17 +74,6 @@ class ModelResult:
     rejected: int = 0
 
 
-def columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
-    return [
-        (name, dtype)
-        for name, dtype in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, table],
-        ).fetchall()
-    ]
-
-
 def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
     """Names and types of a relation's columns (a table, or files read in place)."""
     return [
@@ -105,11 +94,11 @@ def ensure_record_table(
         meta = ", ".join(f"{quote(n)} {t}" for n, t in META_COLUMNS + HASH_COLUMNS)
         con.execute(f"CREATE TABLE {target} (connection_id VARCHAR NOT NULL, {defs}, {meta})")
     else:
-        existing = {n for n, _ in columns(con, schema, table)}
+        existing = {n for n, _ in relation_columns(con, target)}
         for name, dtype in data_columns + HASH_COLUMNS:
             if name not in existing:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {dtype}")
-    return [(n, t) for n, t in columns(con, schema, table) if n not in RESERVED]
+    return [(n, t) for n, t in relation_columns(con, target) if n not in RESERVED]
 
 
 def hashed(names: list[str], side: str) -> str:
@@ -240,18 +229,17 @@ def apply_snapshot(
 ) -> ModelResult:
     """Compare this run's fresh rows of one model with the table and apply the changes.
 
-    One join finds every change and gives each event its cursor (``_diff``: the rows that
-    changed, with their fresh values); everything after it reads only that, usually small,
-    table. ``timings`` gets ``compare`` (finding the changes) and ``apply`` (writing them).
+    One join of ids and hashes finds every change and gives each event its cursor
+    (``_diff``: the ids that changed, with the stored row's rowid and the fresh hashes);
+    values are read after it only for those rows. ``timings`` gets ``compare`` (finding the changes) and ``apply`` (writing them).
     """
     clock = time.perf_counter()
     result = ModelResult(model.name)
     target = f"{quote(integration)}.{quote(model.name)}"
-    has_landing = fresh is not None
     landing_cols = (
         [(n, t) for n, t in relation_columns(con, fresh) if n not in RESERVED]
         if fresh is not None
-        else [(name, "VARCHAR") for name in ("id",)]
+        else [("id", "VARCHAR")]
     )
     data_cols = ensure_record_table(con, integration, model.name, landing_cols)
     names = [n for n, _ in data_cols]
@@ -270,24 +258,21 @@ def apply_snapshot(
     con.execute("DROP TABLE IF EXISTS _fresh_rows")
     con.execute("DROP TABLE IF EXISTS _changed_rows")
     this_run = f"SELECT * FROM {fresh} WHERE {quote(RUN_ID)} = {literal(run_id)}"
-    if has_landing:
+    if fresh is not None:
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
         result.fetched = con.execute("SELECT count(*) FROM _fresh").fetchone()[0]  # type: ignore[index]
     else:
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
 
-    live_before: int | None = None
     deletes_missing = full_listing
-    if full_listing and result.fetched == 0:
-        live_before = _live_rows(con, target, connection_id)
-        if live_before > 0:
-            result.suspicious = True
-            deletes_missing = False
+    if full_listing and result.fetched == 0 and _live_rows(con, target, connection_id) > 0:
+        result.suspicious = True
+        deletes_missing = False
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
     _build_diff(con, target, connection_id, stable, volatile, join)
-    if has_landing and _repeats_changes(con):
+    if fresh is not None and _repeats_changes(con):
         last_fetched = (
             f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
         )
@@ -364,10 +349,13 @@ def apply_snapshot(
         n for (action, is_new), n in counts.items() if action != "DELETED" and not is_new
     )
     if refreshed:
-        changed = f"d.{DIFF_ACTION} IN ('ADDED', 'UPDATED')"
 
         def kept(column: str, value: str) -> str:
-            return f"CASE WHEN {changed} THEN {value} ELSE o.{column} END"
+            """The new value for a row that changed, the stored one for a touched row."""
+            return (
+                f"CASE WHEN d.{DIFF_ACTION} IN ('ADDED', 'UPDATED') THEN {value} "
+                f"ELSE o.{column} END"
+            )
 
         con.execute(
             f"""
