@@ -22,7 +22,9 @@ from sources.errors import ApiError
 from sources.http import ApiClient, PageRecords
 from sources.spec import RecordShape
 
-PAGE_SIZE = 100
+# HubSpot's largest pages: 100 records for a listing, 200 for a search.
+LIST_PAGE_SIZE = 100
+SEARCH_PAGE_SIZE = 200
 # Ids a search leaves out with one NOT_IN filter; HubSpot takes up to 100 values.
 MAX_EXCLUDED = 100
 
@@ -123,7 +125,7 @@ class HubSpotApi:
     ) -> Iterator[PageRecords]:
         """Every object of a type, 100 a page, following ``paging.next.after``."""
         params = {
-            "limit": PAGE_SIZE,
+            "limit": LIST_PAGE_SIZE,
             "properties": ",".join(properties),
             "archived": "true" if archived else "false",
         }
@@ -146,7 +148,7 @@ class HubSpotApi:
         so a record modified while the sync pages moves to a later window instead of
         shifting the pages of this one, and no window reaches the search cap. The records
         already seen at that time are left out of the next query by id (``NOT_IN``), so
-        a page of 100 brings 100 new records even when thousands share a millisecond;
+        a page of 200 brings 200 new records even when thousands share a millisecond;
         only when a whole page shares one time does the window page on by offset.
         """
         prop = OBJECTS[object_type].modified_property
@@ -166,7 +168,7 @@ class HubSpotApi:
                 "filterGroups": [{"filters": filters}],
                 "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
                 "properties": properties,
-                "limit": PAGE_SIZE,
+                "limit": SEARCH_PAGE_SIZE,
             }
             if offset:
                 body["after"] = str(offset)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ import pytest
 
 from pipelines.home import Home
 from pipelines.sync import SyncFailed, SyncRunner
+from sources.hubspot.api import SEARCH_PAGE_SIZE
 from sources.hubspot.sandbox import HubSpotSandbox
 from tests.conftest import ACME, GLOBEX, add_hubspot
 from tests.helpers import events, query
@@ -132,11 +134,11 @@ def bulk_updated(home, runner, *, seed: int, count: int, at, **options) -> Itera
 
 
 def test_search_cap_continuation_and_shared_edge_timestamps(home, runner):
-    # 150 records share one timestamp: wider than a page, straddling query windows.
+    # 250 records share one timestamp: wider than a page, straddling query windows.
     def at(moment, i):
-        return moment if i < 150 else moment + timedelta(milliseconds=i)
+        return moment if i < 250 else moment + timedelta(milliseconds=i)
 
-    with bulk_updated(home, runner, seed=3, count=600, at=at, search_cap=200) as (sandbox, ids):
+    with bulk_updated(home, runner, seed=3, count=650, at=at, search_cap=400) as (sandbox, ids):
         (result,) = runner.run("acme", sync="crm")
         got = [r for m, r, a, _ in events(home, result.run_id) if m == "contacts"]
         assert sorted(got) == sorted(ids)
@@ -146,16 +148,16 @@ def test_search_cap_continuation_and_shared_edge_timestamps(home, runner):
 
 
 def test_records_sharing_milliseconds_cost_no_extra_search_pages(home, runner):
-    # A bulk update: 80 records in each millisecond, so every page ends inside a tie.
+    # A bulk update: 75 records in each millisecond, so pages end inside a tie.
     def at(moment, i):
-        return moment + timedelta(milliseconds=i // 80)
+        return moment + timedelta(milliseconds=i // 75)
 
-    with bulk_updated(home, runner, seed=4, count=520, at=at) as (sandbox, ids):
+    with bulk_updated(home, runner, seed=4, count=700, at=at) as (sandbox, ids):
         (result,) = runner.run("acme", sync="crm")
         got = [r for m, r, a, _ in events(home, result.run_id) if m == "contacts"]
         assert sorted(got) == sorted(ids)
         searches = [p for _, p, _ in sandbox.requests_seen if p.endswith("contacts/search")]
-        assert len(searches) == 6
+        assert len(searches) == math.ceil(700 / SEARCH_PAGE_SIZE)
 
 
 def test_failed_full_refresh_deletes_nothing_and_next_run_is_exact(home, hubspot, runner):
