@@ -927,7 +927,7 @@ class HubSpotSandbox(SandboxServer):
                 since = _modified_since_query(body, object_type)
                 if since is not None:
                     matches = _modified_since(store, account.version, *since)
-                if since is None or matches is None:
+                else:
                     matches = _matching_ids(store, object_type, groups, sort, text)
                 self._search_cache[key] = matches
                 while len(self._search_cache) > 64:
@@ -1252,51 +1252,63 @@ def _modified_since_query(
 
 
 class _IndexTail(Sequence[int]):
-    """Record ids from ``start`` to the end of a modified-time index, read lazily, after
-    ``head`` (the edge records the query kept): a keyset query over a million records then
-    costs only the page it returns."""
+    """Record ids from ``start`` to the end of a modified-time index, read lazily, less
+    the entries at the index positions ``skipped``: a keyset query over a million records
+    then costs only the page it returns."""
 
-    def __init__(self, index: list[tuple[int, int]], start: int, head: list[int]) -> None:
+    def __init__(self, index: list[tuple[int, int]], start: int, skipped: list[int]) -> None:
         self.index = index
         self.start = start
-        self.head = head
+        self.skipped = sorted(p for p in set(skipped) if p >= start)
 
     def __len__(self) -> int:
-        return len(self.head) + len(self.index) - self.start
+        return len(self.index) - self.start - len(self.skipped)
+
+    def _position(self, logical: int) -> int:
+        """The index position of the ``logical``-th id kept."""
+        position = self.start + logical
+        for skipped in self.skipped:
+            if skipped > position:
+                break
+            position += 1
+        return position
 
     @overload
     def __getitem__(self, key: int) -> int: ...
     @overload
     def __getitem__(self, key: slice) -> list[int]: ...
     def __getitem__(self, key: int | slice) -> int | list[int]:
-        if isinstance(key, slice):
-            low, high, _ = key.indices(len(self))
-            lead = self.head[low:high]
-            low, high = max(low - len(self.head), 0), max(high - len(self.head), 0)
-            return lead + [i for _, i in self.index[self.start + low : self.start + high]]
-        position = range(len(self))[key]
-        if position < len(self.head):
-            return self.head[position]
-        return self.index[self.start + position - len(self.head)][1]
+        if isinstance(key, int):
+            return self.index[self._position(range(len(self))[key])][1]
+        low, high, _ = key.indices(len(self))
+        ids: list[int] = []
+        position = self._position(low) if low < high else len(self.index)
+        skipped = set(self.skipped)
+        while len(ids) < high - low:
+            if position not in skipped:
+                ids.append(self.index[position][1])
+            position += 1
+        return ids
 
 
 def _modified_since(
     store: _Store, version: int, since: int, inclusive: bool, excluded: frozenset[int]
-) -> Sequence[int] | None:
-    """The ids modified since ``since`` (less ``excluded``), oldest first; None when an
-    excluded record is not at the edge, which the index alone cannot answer."""
-    if any(i in store.records and store.records[i].updated_ms != since for i in excluded):
-        return None
+) -> Sequence[int]:
+    """The ids modified since ``since``, less ``excluded``, oldest first (ties by id)."""
     if store.modified_index is None or store.modified_index[0] != version:
         index = sorted((store.records[i].updated_ms, i) for i in store.active)
         store.modified_index = (version, index)
     index = store.modified_index[1]
     start = bisect_left(index, (since, 0) if inclusive else (since + 1, 0))
-    if not excluded or not inclusive:
-        return _IndexTail(index, start, [])
-    after_edge = bisect_left(index, (since + 1, 0), lo=start)
-    head = [i for _, i in index[start:after_edge] if i not in excluded]
-    return _IndexTail(index, after_edge, head)
+    skipped = []
+    for record_id in excluded:
+        record = store.records.get(record_id)
+        if record is None:
+            continue
+        position = bisect_left(index, (record.updated_ms, record_id))
+        if position < len(index) and index[position] == (record.updated_ms, record_id):
+            skipped.append(position)
+    return _IndexTail(index, start, skipped)
 
 
 def _matching_ids(

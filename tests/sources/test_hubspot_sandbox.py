@@ -308,14 +308,18 @@ def test_search_gte_ascending_sort_and_total(sandbox: HubSpotSandbox) -> None:
     assert "paging" not in descending
 
 
-def test_search_not_in_leaves_out_seen_edge_records(sandbox: HubSpotSandbox) -> None:
+def test_search_not_in_leaves_out_the_records_named(sandbox: HubSpotSandbox) -> None:
     tie = datetime(2025, 6, 1, tzinfo=UTC)
     for record_id in ("30", "12", "200", "7"):
         sandbox.update(TOKEN, "contacts", record_id, {"city": "Reykjavik"}, at=tie)
-    sandbox.update(TOKEN, "contacts", "9", {"city": "Oslo"}, at=tie + timedelta(seconds=1))
+    for seconds, record_id in enumerate(("9", "44", "3", "150"), start=1):
+        sandbox.update(
+            TOKEN, "contacts", record_id, {"city": "Oslo"}, at=tie + timedelta(seconds=seconds)
+        )
+    sandbox.erase(TOKEN, "contacts", "44")
     tie_ms = str(int(tie.timestamp() * 1000))
 
-    def ids(not_in: list[str], *, also: dict | None = None) -> list[str]:
+    def ids(not_in: list[str], *, also: dict | None = None, limit: int = 100) -> list[str]:
         filters = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": tie_ms}]
         filters.append({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": not_in})
         if also:
@@ -323,19 +327,27 @@ def test_search_not_in_leaves_out_seen_edge_records(sandbox: HubSpotSandbox) -> 
         body = {
             "filterGroups": [{"filters": filters}],
             "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "limit": 100,
+            "limit": limit,
         }
-        return [r["id"] for r in search(sandbox, "contacts", body).json()["results"]]
+        found, after = [], None
+        while True:
+            page = search(sandbox, "contacts", {**body, **({"after": after} if after else {})})
+            found += [r["id"] for r in page.json()["results"]]
+            after = page.json().get("paging", {}).get("next", {}).get("after")
+            if after is None:
+                return found
 
-    # The modified-time index answers the first; the record-by-record path the second
-    # (a filter it does not take); both leave out exactly the ids named.
-    assert ids(["12", "200"]) == ["7", "30", "9"]
-    assert ids(["12", "200"], also={"propertyName": "city", "operator": "HAS_PROPERTY"}) == [
-        "7",
-        "30",
-        "9",
-    ]
-    assert ids(["9"]) == ["7", "12", "30", "200"]
+    # The modified-time index answers the query alone; a filter it does not take sends it
+    # record by record. Both leave out exactly the ids named, at the edge or later, in
+    # one page or paged two at a time, and ignore a named id that is gone or unknown.
+    by_record = {"propertyName": "city", "operator": "HAS_PROPERTY"}
+    assert ids(["12", "200"]) == ["7", "30", "9", "3", "150"]
+    assert ids(["9"]) == ["7", "12", "30", "200", "3", "150"]
+    for not_in in (["12", "200"], ["9"], ["7", "3", "44", "999999"], ["150", "30"]):
+        expected = ids(not_in, also=by_record)
+        assert ids(not_in) == expected
+        assert ids(not_in, limit=2) == expected
+        assert not set(not_in) & set(expected)
 
 
 def test_search_cap(sandbox: HubSpotSandbox) -> None:
