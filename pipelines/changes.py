@@ -160,10 +160,14 @@ def _build_diff(
     stable: list[str],
     volatile: list[str],
     join: str,
+    carried: list[str],
 ) -> None:
-    """``_diff``: one row per changed id, with its cursor, the stored row's rowid and the
-    fresh row's hashes. Only ids, hashes and the deletion mark go into the join, so it
-    stays small however wide the rows are."""
+    """``_diff``: one row per changed id, with its cursor, the stored row's rowid, the
+    fresh row's hashes and its values of the columns ``carried``. The stored side brings
+    only ids, hashes and the deletion mark into the join, so its hash table stays small
+    however wide the rows are; the fresh values ride along the same read of the listing,
+    and only the changed rows' are kept."""
+    values = "".join(f", f.{quote(n)}" for n in carried)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
@@ -177,16 +181,16 @@ def _build_diff(
                    CASE
                        WHEN f.id IS NULL THEN CASE WHEN t.deleted_at IS NULL THEN 'DELETED' END
                        WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN 'ADDED'
-                       WHEN f.stable IS DISTINCT FROM t.stable THEN 'UPDATED'
-                       WHEN f.volatile IS DISTINCT FROM t.volatile THEN 'TOUCHED'
+                       WHEN f.{DIFF_HASH} IS DISTINCT FROM t.stable THEN 'UPDATED'
+                       WHEN f.{DIFF_VOLATILE_HASH} IS DISTINCT FROM t.volatile THEN 'TOUCHED'
                    END AS {DIFF_ACTION},
                    CAST(NULL AS VARCHAR[]) AS {DIFF_FIELDS},
                    CAST(NULL AS JSON) AS {DIFF_CHANGES},
                    CAST(NULL AS TIMESTAMPTZ) AS {DIFF_GONE_AT},
-                   f.stable AS {DIFF_HASH},
-                   f.volatile AS {DIFF_VOLATILE_HASH}
+                   f.{DIFF_HASH}, f.{DIFF_VOLATILE_HASH}{values}
             FROM (
-                SELECT f.id, {hashed(stable, "f")} AS stable, {hashed(volatile, "f")} AS volatile
+                SELECT f.*, {hashed(stable, "f")} AS {DIFF_HASH},
+                       {hashed(volatile, "f")} AS {DIFF_VOLATILE_HASH}
                 FROM _fresh f
             ) f
             {join} (
@@ -230,8 +234,10 @@ def apply_snapshot(
     """Compare this run's fresh rows of one model with the table and apply the changes.
 
     One join of ids and hashes finds every change and gives each event its cursor
-    (``_diff``: the ids that changed, with the stored row's rowid and the fresh hashes);
-    values are read after it only for those rows. ``timings`` gets ``compare`` (finding the changes) and ``apply`` (writing them).
+    (``_diff``: the ids that changed, with the stored row's rowid, the fresh hashes and,
+    when the table has rows, the fresh values); the stored values are read after it only
+    for the rows that changed. ``timings`` gets ``compare`` (finding and describing the
+    changes) and ``apply`` (writing them).
     """
     clock = time.perf_counter()
     result = ModelResult(model.name)
@@ -256,7 +262,6 @@ def apply_snapshot(
     )
     con.execute("DROP VIEW IF EXISTS _fresh")
     con.execute("DROP TABLE IF EXISTS _fresh_rows")
-    con.execute("DROP TABLE IF EXISTS _changed_rows")
     this_run = f"SELECT * FROM {fresh} WHERE {quote(RUN_ID)} = {literal(run_id)}"
     if fresh is not None:
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {select_cols} FROM ({this_run})")
@@ -271,7 +276,11 @@ def apply_snapshot(
         deletes_missing = False
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
-    _build_diff(con, target, connection_id, stable, volatile, join)
+    # Against stored rows few records change, so the changed rows' values are kept from
+    # the compare's own read of the listing. Into an empty table every record is new, and
+    # they are read again as they are written rather than held in ``_diff``.
+    carried = [n for n in names if n != "id"] if _stored_rows(con, target, connection_id) else []
+    _build_diff(con, target, connection_id, stable, volatile, join, carried)
     if fresh is not None and _repeats_changes(con):
         last_fetched = (
             f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
@@ -280,7 +289,7 @@ def apply_snapshot(
             f"CREATE TEMP TABLE _fresh_rows AS SELECT {select_cols} FROM ({this_run}{last_fetched})"
         )
         con.execute("CREATE OR REPLACE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
-        _build_diff(con, target, connection_id, stable, volatile, join)
+        _build_diff(con, target, connection_id, stable, volatile, join, carried)
     if tombstones is not None:
         con.execute(
             f"""
@@ -305,18 +314,8 @@ def apply_snapshot(
             f"SELECT {DIFF_ACTION}, {DIFF_IS_NEW}, count(*) FROM _diff GROUP BY 1, 2"
         ).fetchall()
     }
-    changed = sum(n for (action, _), n in counts.items() if action != "DELETED")
-    values = "_fresh"
-    if changed and changed * 2 < result.fetched:
-        # A few changes in a long listing: their fresh values are read from the listing
-        # once, rather than once for the description and again for the write.
-        con.execute(
-            "CREATE TEMP TABLE _changed_rows AS SELECT * FROM _fresh WHERE id IN "
-            f"(SELECT id FROM _diff WHERE {DIFF_ACTION} <> 'DELETED')"
-        )
-        values = "_changed_rows"
     if any(action == "UPDATED" for action, _ in counts):
-        _describe_updates(con, target, connection_id, stable, values)
+        _describe_updates(con, target, connection_id, stable)
     compared_at = time.perf_counter()
 
     con.execute(
@@ -332,7 +331,11 @@ def apply_snapshot(
     insert_cols = ", ".join(
         ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
     )
-    fresh_values = ", ".join(f"f.{quote(n)}" for n in names)
+    fresh_values = ", ".join(f"d.{quote(n)}" for n in names)
+    changed_rows = "_diff d"
+    if not carried:
+        fresh_values = ", ".join(f"f.{quote(n)}" for n in names)
+        changed_rows = "_diff d JOIN _fresh f ON f.id = d.id"
     if counts.get(("ADDED", True)):
         con.execute(
             f"""
@@ -340,7 +343,7 @@ def apply_snapshot(
             SELECT ?, {fresh_values}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
                    CAST(NULL AS TIMESTAMPTZ), d.{DIFF_CURSOR}, ?, d.{DIFF_HASH},
                    d.{DIFF_VOLATILE_HASH}
-            FROM {values} f JOIN _diff d ON d.id = f.id
+            FROM {changed_rows}
             WHERE d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} = 'ADDED'
             """,
             [connection_id, now, now, run_id],
@@ -367,7 +370,7 @@ def apply_snapshot(
                    {kept("_syncs_cursor", f"d.{DIFF_CURSOR}")},
                    {kept("_syncs_run_id", "?")},
                    d.{DIFF_HASH}, d.{DIFF_VOLATILE_HASH}
-            FROM _diff d JOIN {values} f ON f.id = d.id
+            FROM {changed_rows}
             JOIN (
                 SELECT id, {", ".join(n for n, _ in META_COLUMNS)}
                 FROM {target} WHERE connection_id = ?
@@ -420,7 +423,7 @@ def apply_snapshot(
     result.unchanged = result.fetched - result.added - result.updated
     result.rows_total = _live_rows(con, target, connection_id)
     con.execute("DROP VIEW IF EXISTS _fresh")
-    for temp in ("_fresh_rows", "_changed_rows", "_diff"):
+    for temp in ("_fresh_rows", "_diff"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     if timings is not None:
         timings["compare"] = timings.get("compare", 0.0) + compared_at - clock
@@ -429,39 +432,44 @@ def apply_snapshot(
 
 
 def _describe_updates(
-    con: duckdb.DuckDBPyConnection, target: str, connection_id: str, stable: list[str], values: str
+    con: duckdb.DuckDBPyConnection, target: str, connection_id: str, stable: list[str]
 ) -> None:
     """The names of the columns each UPDATED row changed, with their old and new values
-    (the new ones from ``values``).
+    (the new ones carried in ``_diff``).
 
     The stored rows are joined by id, not by the rowid the compare found: DuckDB answered
     a rowid join at 1M rows with three times the memory (380 MB against 126 MB)."""
 
-    def distinct(n: str) -> str:
-        return f"f.{quote(n)} IS DISTINCT FROM t.{quote(n)}"
-
-    changed_list = (
+    changes = (
         "list_filter(["
-        + ", ".join(f"CASE WHEN {distinct(n)} THEN '{n}' END" for n in stable)
-        + "], x -> x IS NOT NULL)"
-    )
-    change_values = (
-        "to_json(list_filter(["
         + ", ".join(
+            f"CASE WHEN f.{quote(n)} IS DISTINCT FROM t.{quote(n)} THEN "
             f"{{'field': '{n}', 'old': CAST(t.{quote(n)} AS VARCHAR), "
-            f"'new': CAST(f.{quote(n)} AS VARCHAR)}}"
+            f"'new': CAST(f.{quote(n)} AS VARCHAR)}} END"
             for n in stable
         )
-        + f"], x -> list_contains({changed_list}, x.field)))"
+        + "], x -> x IS NOT NULL)"
     )
     con.execute(
         f"""
-        UPDATE _diff SET {DIFF_FIELDS} = {changed_list}, {DIFF_CHANGES} = {change_values}
-        FROM {values} f, (SELECT * FROM {target} WHERE connection_id = ?) t
-        WHERE _diff.{DIFF_ACTION} = 'UPDATED' AND f.id = _diff.id AND t.id = _diff.id
+        UPDATE _diff SET {DIFF_FIELDS} = list_transform(c.changes, x -> x.field),
+                         {DIFF_CHANGES} = to_json(c.changes)
+        FROM (
+            SELECT f.id, {changes} AS changes
+            FROM _diff f JOIN (SELECT * FROM {target} WHERE connection_id = ?) t ON t.id = f.id
+            WHERE f.{DIFF_ACTION} = 'UPDATED'
+        ) c
+        WHERE _diff.id = c.id
         """,
         [connection_id],
     )
+
+
+def _stored_rows(con: duckdb.DuckDBPyConnection, target: str, connection_id: str) -> int:
+    row = con.execute(
+        f"SELECT count(*) FROM {target} WHERE connection_id = ?", [connection_id]
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _live_rows(con: duckdb.DuckDBPyConnection, target: str, connection_id: str) -> int:
