@@ -189,7 +189,7 @@ def _build_diff(
                    CAST(NULL AS TIMESTAMPTZ) AS {DIFF_GONE_AT},
                    f.{DIFF_HASH}, f.{DIFF_VOLATILE_HASH}{values}
             FROM (
-                SELECT f.*, {hashed(stable, "f")} AS {DIFF_HASH},
+                SELECT f.id{values}, {hashed(stable, "f")} AS {DIFF_HASH},
                        {hashed(volatile, "f")} AS {DIFF_VOLATILE_HASH}
                 FROM _fresh f
             ) f

@@ -138,6 +138,41 @@ def test_refreshed_rows_keep_when_they_were_first_seen(warehouse):
     assert run_events(warehouse, "r2") == [("a", "UPDATED", ["name"])]
 
 
+def test_an_update_names_each_changed_field_with_its_old_and_new_value(warehouse):
+    warehouse.execute("ALTER TABLE land.items ADD COLUMN city VARCHAR")
+    names = ("id", "name", "seen", "city")
+    land_and_apply(
+        warehouse,
+        "r1",
+        [("a", "Ann", 1, None), ("b", "Bob", 1, "Oslo"), ("c", "Cy", 1, "Rome")],
+        names=names,
+    )
+
+    land_and_apply(
+        warehouse,
+        "r2",
+        [("a", "Ann", 2, "Lima"), ("b", None, 1, "Oslo"), ("c", "Cyd", 1, None)],
+        names=names,
+    )
+
+    described = warehouse.execute(
+        "SELECT record_id, changed_fields, changes FROM syncs.change_events "
+        "WHERE run_id = 'r2' ORDER BY record_id"
+    ).fetchall()
+    assert [(r, f, json.loads(c)) for r, f, c in described] == [
+        ("a", ["city"], [{"field": "city", "old": None, "new": "Lima"}]),
+        ("b", ["name"], [{"field": "name", "old": "Bob", "new": None}]),
+        (
+            "c",
+            ["name", "city"],
+            [
+                {"field": "name", "old": "Cy", "new": "Cyd"},
+                {"field": "city", "old": "Rome", "new": None},
+            ],
+        ),
+    ]
+
+
 def test_hashes_from_another_duckdb_are_computed_again_not_taken_for_changes(warehouse):
     land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
     warehouse.execute("UPDATE test.items SET _syncs_hash = 0, _syncs_volatile_hash = 0")
