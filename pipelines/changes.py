@@ -204,16 +204,16 @@ def _build_diff(
     )
 
 
-def _repeats_changes(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the API returned a record that changed more than once this run.
+def _repeats(con: duckdb.DuckDBPyConnection, among_changed: bool) -> bool:
+    """Whether the API returned a record more than once this run (``among_changed``:
+    one of the records in ``_diff``).
 
-    Only the ids in ``_diff`` are checked, not the whole listing: a record all of whose
-    copies match the table leaves nothing to write. Their copies are counted in the
-    listing, not in ``_diff``, because a copy that matches the table is not in ``_diff``
-    and may be the last one fetched, which wins."""
-    row = con.execute(
-        "SELECT count(*) > count(DISTINCT id) FROM _fresh WHERE id IN (SELECT id FROM _diff)"
-    ).fetchone()
+    Among the changes only, not the whole listing: a record all of whose copies match the
+    table leaves nothing to write. Their copies are counted in the listing, not in
+    ``_diff``, because a copy that matches the table is not in ``_diff`` and may be the
+    last one fetched, which wins."""
+    where = " WHERE id IN (SELECT id FROM _diff)" if among_changed else ""
+    row = con.execute(f"SELECT count(*) > count(DISTINCT id) FROM _fresh{where}").fetchone()
     return bool(row and row[0])
 
 
@@ -234,10 +234,11 @@ def apply_snapshot(
     """Compare this run's fresh rows of one model with the table and apply the changes.
 
     One join of ids and hashes finds every change and gives each event its cursor
-    (``_diff``: the ids that changed, with the stored row's rowid, the fresh hashes and,
-    when the table has rows, the fresh values); the stored values are read after it only
-    for the rows that changed. ``timings`` gets ``compare`` (finding and describing the
-    changes) and ``apply`` (writing them).
+    (``_diff``: the ids that changed, with the stored row's rowid, the fresh hashes and
+    the fresh values); the stored values are read after it only for the rows that
+    changed. A table holding no rows of the connection needs no join: every record is
+    added. ``timings`` gets ``compare`` (finding and describing the changes) and
+    ``apply`` (writing them).
     """
     clock = time.perf_counter()
     result = ModelResult(model.name)
@@ -270,18 +271,7 @@ def apply_snapshot(
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in data_cols)
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
 
-    deletes_missing = full_listing
-    if full_listing and result.fetched == 0 and _live_rows(con, target, connection_id) > 0:
-        result.suspicious = True
-        deletes_missing = False
-    # A complete listing also finds the deletions: live rows the listing no longer has.
-    join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
-    # Against stored rows few records change, so the changed rows' values are kept from
-    # the compare's own read of the listing. Into an empty table every record is new, and
-    # they are read again as they are written rather than held in ``_diff``.
-    carried = [n for n in names if n != "id"] if _stored_rows(con, target, connection_id) else []
-    _build_diff(con, target, connection_id, stable, volatile, join, carried)
-    if fresh is not None and _repeats_changes(con):
+    def keep_last_copies() -> None:
         last_fetched = (
             f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
         )
@@ -289,6 +279,28 @@ def apply_snapshot(
             f"CREATE TEMP TABLE _fresh_rows AS SELECT {select_cols} FROM ({this_run}{last_fetched})"
         )
         con.execute("CREATE OR REPLACE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
+
+    if fresh is not None and not _stored_rows(con, target, connection_id):
+        if _repeats(con, among_changed=False):
+            keep_last_copies()
+        compared_at = time.perf_counter()
+        events = (connection_id, integration, sync, model.name, run_id, now)
+        _add_all(con, result, target, names, stable, volatile, events)
+        result.unchanged = result.fetched - result.added
+        result.rows_total = result.added
+        _finish(con, timings, clock, compared_at)
+        return result
+
+    deletes_missing = full_listing
+    if full_listing and result.fetched == 0 and _live_rows(con, target, connection_id) > 0:
+        result.suspicious = True
+        deletes_missing = False
+    # A complete listing also finds the deletions: live rows the listing no longer has.
+    join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
+    carried = [n for n in names if n != "id"]
+    _build_diff(con, target, connection_id, stable, volatile, join, carried)
+    if fresh is not None and _repeats(con, among_changed=True):
+        keep_last_copies()
         _build_diff(con, target, connection_id, stable, volatile, join, carried)
     if tombstones is not None:
         con.execute(
@@ -332,10 +344,6 @@ def apply_snapshot(
         ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
     )
     fresh_values = ", ".join(f"d.{quote(n)}" for n in names)
-    changed_rows = "_diff d"
-    if not carried:
-        fresh_values = ", ".join(f"f.{quote(n)}" for n in names)
-        changed_rows = "_diff d JOIN _fresh f ON f.id = d.id"
     if counts.get(("ADDED", True)):
         con.execute(
             f"""
@@ -343,7 +351,7 @@ def apply_snapshot(
             SELECT ?, {fresh_values}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
                    CAST(NULL AS TIMESTAMPTZ), d.{DIFF_CURSOR}, ?, d.{DIFF_HASH},
                    d.{DIFF_VOLATILE_HASH}
-            FROM {changed_rows}
+            FROM _diff d
             WHERE d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} = 'ADDED'
             """,
             [connection_id, now, now, run_id],
@@ -370,7 +378,7 @@ def apply_snapshot(
                    {kept("_syncs_cursor", f"d.{DIFF_CURSOR}")},
                    {kept("_syncs_run_id", "?")},
                    d.{DIFF_HASH}, d.{DIFF_VOLATILE_HASH}
-            FROM {changed_rows}
+            FROM _diff d
             JOIN (
                 SELECT id, {", ".join(n for n, _ in META_COLUMNS)}
                 FROM {target} WHERE connection_id = ?
@@ -422,13 +430,77 @@ def apply_snapshot(
             )
     result.unchanged = result.fetched - result.added - result.updated
     result.rows_total = _live_rows(con, target, connection_id)
+    _finish(con, timings, clock, compared_at)
+    return result
+
+
+def _add_all(
+    con: duckdb.DuckDBPyConnection,
+    result: ModelResult,
+    target: str,
+    names: list[str],
+    stable: list[str],
+    volatile: list[str],
+    events: tuple[str, str, str, str, str, datetime],
+) -> None:
+    """Into a table holding no rows of the connection every record is new: the rows are
+    written as they are read, each taking its event's cursor, and the events are read back
+    from them. No join, and no ``_diff`` of a million ids (0.9 s of a 1M initial run).
+    ``events``: connection, integration, sync, model, run id and time of the events.
+
+    The rows are written in no particular order: kept in the order they were fetched,
+    DuckDB writes them on one thread (5.5 s instead of 2 s for 1M rows). The events are
+    still written in the order of their cursors."""
+    connection_id, _, _, _, run_id, now = events
+    insert_cols = ", ".join(
+        ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
+    )
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(
+            f"""
+            INSERT INTO {target} ({insert_cols})
+            SELECT ?, {", ".join(f"f.{quote(n)}" for n in names)},
+                   CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
+                   CAST(NULL AS TIMESTAMPTZ), nextval('syncs.change_cursor'), ?,
+                   {hashed(stable, "f")}, {hashed(volatile, "f")}
+            FROM _fresh f
+            """,
+            [connection_id, now, now, run_id],
+        )
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(ordered and ordered[0])}")
+    con.execute(
+        f"""
+        INSERT INTO syncs.change_events
+            (cursor, connection_id, integration, sync, model, record_id, action, run_id,
+             changed_fields, changes, occurred_at)
+        SELECT _syncs_cursor, ?, ?, ?, ?, id, 'ADDED', ?, NULL, NULL, ?
+        FROM {target} WHERE connection_id = ? ORDER BY _syncs_cursor
+        """,
+        [*events, connection_id],
+    )
+    added, first, last = con.execute(
+        f"SELECT count(*), min(_syncs_cursor), max(_syncs_cursor) FROM {target} "
+        "WHERE connection_id = ?",
+        [connection_id],
+    ).fetchone()  # type: ignore[misc]
+    result.added, result.first_cursor, result.last_cursor = added, first, last
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    timings: dict[str, float] | None,
+    clock: float,
+    compared_at: float,
+) -> None:
     con.execute("DROP VIEW IF EXISTS _fresh")
     for temp in ("_fresh_rows", "_diff"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     if timings is not None:
         timings["compare"] = timings.get("compare", 0.0) + compared_at - clock
         timings["apply"] = timings.get("apply", 0.0) + time.perf_counter() - compared_at
-    return result
 
 
 def _describe_updates(

@@ -124,6 +124,24 @@ def test_a_repeated_new_record_is_added_once(warehouse):
     assert warehouse.execute("SELECT id, seen FROM test.items").fetchall() == [("a", 2)]
 
 
+def test_a_first_run_adds_every_row_with_its_events_cursor(warehouse):
+    result = land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1), ("c", "Cy", 1)])
+
+    rows = warehouse.execute(
+        "SELECT t.id, t._syncs_cursor, e.cursor, t._syncs_last_action FROM test.items t "
+        "JOIN syncs.change_events e ON e.record_id = t.id AND e.run_id = 'r1' ORDER BY t.id"
+    ).fetchall()
+    assert [(i, action) for i, _, _, action in rows] == [
+        ("a", "ADDED"),
+        ("b", "ADDED"),
+        ("c", "ADDED"),
+    ]
+    assert all(row_cursor == event_cursor for _, row_cursor, event_cursor, _ in rows)
+    cursors = sorted(c for _, c, _, _ in rows)
+    assert (result.added, result.first_cursor, result.last_cursor) == (3, cursors[0], cursors[-1])
+    assert len(set(cursors)) == 3
+
+
 def test_refreshed_rows_keep_when_they_were_first_seen(warehouse):
     land_and_apply(warehouse, "r1", [("a", "Ann", 1), ("b", "Bob", 1)])
     first = dict(warehouse.execute("SELECT id, _syncs_first_seen_at FROM test.items").fetchall())
