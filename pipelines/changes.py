@@ -5,7 +5,8 @@ fetched wins) are joined to it on ``(connection_id, id)``: a new id is ADDED (al
 deleted one that came back), a changed non-volatile column is UPDATED (with the names and
 values that changed), a change in volatile columns alone refreshes the row without an
 event. A live id missing from a complete full listing, or tombstoned by the API, is
-DELETED and stays, soft-deleted.
+DELETED and stays, soft-deleted. Into a table holding no rows of the connection (its first
+run) every record is ADDED, and the rows are written without a join.
 
 Rows are compared by two hashes of their columns (the non-volatile ones and the volatile
 ones), stored with each row when it is written, so the join reads two integers per stored
@@ -205,13 +206,13 @@ def _build_diff(
 
 
 def _repeats(con: duckdb.DuckDBPyConnection, among_changed: bool) -> bool:
-    """Whether the API returned a record more than once this run (``among_changed``:
-    one of the records in ``_diff``).
+    """Whether the API returned a record more than once this run; ``among_changed``:
+    one of the records in ``_diff``.
 
-    Among the changes only, not the whole listing: a record all of whose copies match the
-    table leaves nothing to write. Their copies are counted in the listing, not in
-    ``_diff``, because a copy that matches the table is not in ``_diff`` and may be the
-    last one fetched, which wins."""
+    Against stored rows only the changed ids are checked, not the whole listing: a record
+    all of whose copies match the table leaves nothing to write. Their copies are counted
+    in the listing, not in ``_diff``, because a copy that matches the table is not in
+    ``_diff`` and may be the last one fetched, which wins."""
     where = " WHERE id IN (SELECT id FROM _diff)" if among_changed else ""
     row = con.execute(f"SELECT count(*) > count(DISTINCT id) FROM _fresh{where}").fetchone()
     return bool(row and row[0])
@@ -340,9 +341,7 @@ def apply_snapshot(
         """,
         [connection_id, integration, sync, model.name, run_id, now],
     )
-    insert_cols = ", ".join(
-        ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
-    )
+    insert_cols = _insert_columns(names)
     fresh_values = ", ".join(f"d.{quote(n)}" for n in names)
     if counts.get(("ADDED", True)):
         con.execute(
@@ -452,9 +451,7 @@ def _add_all(
     DuckDB writes them on one thread (5.5 s instead of 2 s for 1M rows). The events are
     still written in the order of their cursors."""
     connection_id, _, _, _, run_id, now = events
-    insert_cols = ", ".join(
-        ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
-    )
+    insert_cols = _insert_columns(names)
     ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
     try:
@@ -487,6 +484,13 @@ def _add_all(
         [connection_id],
     ).fetchone()  # type: ignore[misc]
     result.added, result.first_cursor, result.last_cursor = added, first, last
+
+
+def _insert_columns(names: list[str]) -> str:
+    """A record table's columns in the order its inserts list them."""
+    return ", ".join(
+        ["connection_id", *map(quote, names), *(n for n, _ in META_COLUMNS + HASH_COLUMNS)]
+    )
 
 
 def _finish(
