@@ -161,14 +161,13 @@ def _build_diff(
     stable: list[str],
     volatile: list[str],
     join: str,
-    carried: list[str],
 ) -> None:
     """``_diff``: one row per changed id, with its cursor, the stored row's rowid, the
-    fresh row's hashes and its values of the columns ``carried``. The stored side brings
+    fresh row's hashes and its values of every column. The stored side brings
     only ids, hashes and the deletion mark into the join, so its hash table stays small
     however wide the rows are; the fresh values ride along the same read of the listing,
     and only the changed rows' are kept."""
-    values = "".join(f", f.{quote(n)}" for n in carried)
+    values = "".join(f", f.{quote(n)}" for n in stable + volatile)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
@@ -281,11 +280,12 @@ def apply_snapshot(
         )
         con.execute("CREATE OR REPLACE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
 
+    # What every event of this run says besides its record, action and changes.
+    events = (connection_id, integration, sync, model.name, run_id, now)
     if fresh is not None and not _stored_rows(con, target, connection_id):
         if _repeats(con, among_changed=False):
             keep_last_copies()
         compared_at = time.perf_counter()
-        events = (connection_id, integration, sync, model.name, run_id, now)
         _add_all(con, result, target, names, stable, volatile, events)
         result.unchanged = result.fetched - result.added
         result.rows_total = result.added
@@ -298,11 +298,10 @@ def apply_snapshot(
         deletes_missing = False
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
-    carried = [n for n in names if n != "id"]
-    _build_diff(con, target, connection_id, stable, volatile, join, carried)
+    _build_diff(con, target, connection_id, stable, volatile, join)
     if fresh is not None and _repeats(con, among_changed=True):
         keep_last_copies()
-        _build_diff(con, target, connection_id, stable, volatile, join, carried)
+        _build_diff(con, target, connection_id, stable, volatile, join)
     if tombstones is not None:
         con.execute(
             f"""
@@ -339,7 +338,7 @@ def apply_snapshot(
         SELECT {DIFF_CURSOR}, ?, ?, ?, ?, id, {DIFF_ACTION}, ?, {DIFF_FIELDS}, {DIFF_CHANGES}, ?
         FROM _diff WHERE {DIFF_CURSOR} IS NOT NULL ORDER BY {DIFF_CURSOR}
         """,
-        [connection_id, integration, sync, model.name, run_id, now],
+        list(events),
     )
     insert_cols = _insert_columns(names)
     fresh_values = ", ".join(f"d.{quote(n)}" for n in names)
