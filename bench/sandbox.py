@@ -17,7 +17,7 @@ import time
 import requests
 
 from sources.hubspot.api import OBJECTS
-from sources.hubspot.sandbox import HubSpotSandbox
+from sources.hubspot.sandbox.server import HubSpotSandbox
 
 TOKEN = "bench-token"
 

@@ -88,9 +88,9 @@ def plain_dlt(base_url: str, token: str, workdir: Path) -> dict[str, float]:
 def syncs_run(base_url: str, token: str, workdir: Path, mode: str) -> dict[str, object]:
     """One syncs run of the bench connection, in a home under ``workdir``."""
     os.environ["SYNCS_HOME"] = str(workdir / "home")
-    from pipelines.connections import Connections
     from pipelines.home import Home
-    from pipelines.sync import SyncRunner
+    from pipelines.runs import sync_runner
+    from pipelines.store.connections import Connections
 
     home = Home.from_env()
     connections = Connections(home)
@@ -98,7 +98,7 @@ def syncs_run(base_url: str, token: str, workdir: Path, mode: str) -> dict[str, 
         connections.add(
             "hubspot", "bench", credentials={"access_token": token}, config={"base_url": base_url}
         )
-    runner = SyncRunner(home)
+    runner = sync_runner(home)
     started = time.perf_counter()
     (result,) = runner.run("bench", mode=mode)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started

@@ -37,10 +37,11 @@ from pydantic import BaseModel, Field
 from orchestration.checks import in_run_check_specs, run_checks
 from orchestration.naming import MODE_TAG, model_key, sync_op_name
 from orchestration.partitions import connection_partitions
-from pipelines.connections import Connections, format_duration
+from pipelines.engine.results import SyncResult
+from pipelines.engine.sync import SyncFailed, reset
 from pipelines.home import Home
-from pipelines.results import SyncResult
-from pipelines.sync import SyncFailed, SyncRunner, reset
+from pipelines.runs import sync_runner
+from pipelines.store.connections import Connections, format_duration
 from sources.errors import ConfigError, SyncsError
 from sources.spec import IntegrationSpec, SyncMode, SyncSpec
 
@@ -175,7 +176,7 @@ def sync_assets(
                 cleared = reset(home, connection_id, sync.name)
                 context.log.info(f"cleared {cleared} cursor(s); this run lists everything")
             mode = run_mode(config, context.run.tags)
-            result = SyncRunner(home).run_one(connection, sync, mode=mode)
+            result = sync_runner(home).run_one(connection, sync, mode=mode)
         except SyncFailed as failure:
             raise _failure(failure) from failure
         except SyncsError as error:

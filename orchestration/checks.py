@@ -22,10 +22,10 @@ from dagster import (
 )
 
 from orchestration.naming import model_key
-from pipelines.connections import Connection, Connections, format_duration
+from pipelines.engine.results import SyncResult
+from pipelines.engine.warehouse import quote, read_connection, table_exists
 from pipelines.home import Home
-from pipelines.results import SyncResult
-from pipelines.warehouse import quote, read_connection, table_exists
+from pipelines.store.connections import Connection, Connections, format_duration
 from sources.spec import IntegrationSpec, SyncSpec
 
 DUPLICATES_CHECK = "no_duplicate_ids"

@@ -22,7 +22,7 @@ import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from orchestration.partitions import sync_partitions
-from pipelines.demo import start_demo_sandboxes
+from pipelines.cli.demo import start_demo_sandboxes
 from pipelines.home import Home
 from sources.registry import INTEGRATIONS
 

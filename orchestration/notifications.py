@@ -28,11 +28,11 @@ from dagster import (
 
 from orchestration.naming import model_key
 from orchestration.partitions import SENSOR_INTERVAL_SECONDS
-from pipelines.changes import ModelResult
+from pipelines.engine.compare import ModelResult
+from pipelines.engine.results import SyncResult
 from pipelines.home import Home
-from pipelines.notify import deliver_due
-from pipelines.outbox import enqueue
-from pipelines.results import SyncResult
+from pipelines.notify.dispatcher import deliver_due
+from pipelines.notify.outbox import enqueue
 from sources.spec import IntegrationSpec
 
 SENSOR_NAME = "sync_notifications"

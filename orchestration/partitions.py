@@ -20,8 +20,8 @@ from dagster import (
     sensor,
 )
 
-from pipelines.connections import Connections
 from pipelines.home import Home
+from pipelines.store.connections import Connections
 from sources.spec import IntegrationSpec
 
 SENSOR_INTERVAL_SECONDS = 15

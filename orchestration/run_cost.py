@@ -139,10 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
         from orchestration.partitions import sync_partitions
-        from pipelines.connections import Connections
         from pipelines.home import Home
-        from pipelines.sync import SyncRunner
-        from sources.hubspot.sandbox import HubSpotSandbox
+        from pipelines.runs import sync_runner
+        from pipelines.store.connections import Connections
+        from sources.hubspot.sandbox.server import HubSpotSandbox
         from sources.registry import INTEGRATIONS
 
         sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None).start()
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 credentials={"access_token": TOKEN},
                 config={"base_url": sandbox.base_url},
             )
-            SyncRunner(home).run(CONNECTION)
+            sync_runner(home).run(CONNECTION)
             instance = DagsterInstance.get()
             sync_partitions(instance, INTEGRATIONS.values(), home)
 

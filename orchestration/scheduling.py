@@ -47,8 +47,8 @@ from orchestration.naming import (
     sync_keys,
 )
 from orchestration.partitions import SENSOR_INTERVAL_SECONDS, connection_partitions
-from pipelines.connections import Connection, Connections, format_duration
 from pipelines.home import Home
+from pipelines.store.connections import Connection, Connections, format_duration
 from sources.spec import IntegrationSpec, SyncMode, SyncSpec
 
 IN_PROGRESS = [

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.connections import Connections
+from pipelines.engine.sync import SyncRunner
 from pipelines.home import Home
-from pipelines.sync import SyncRunner
-from sources.hubspot.sandbox import HubSpotSandbox
+from pipelines.runs import sync_runner
+from pipelines.store.connections import Connections
+from sources.hubspot.sandbox.server import HubSpotSandbox
 
 ACME = "token-acme-0123456789abcdef"
 GLOBEX = "token-globex-fedcba9876543210"
@@ -35,7 +36,7 @@ def hubspot() -> Iterator[HubSpotSandbox]:
 
 @pytest.fixture
 def runner(home: Home) -> SyncRunner:
-    return SyncRunner(home)
+    return sync_runner(home)
 
 
 def add_hubspot(

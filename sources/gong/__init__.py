@@ -118,6 +118,6 @@ SPEC = IntegrationSpec(
         )
     },
     extract=extract,
-    sandbox=imported_on_call("sources.gong.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call("sources.gong.sandbox", "GongSandboxClient"),
+    sandbox=imported_on_call("sources.gong.sandbox.demo", "start_demo_sandbox"),
+    sandbox_client=imported_on_call("sources.gong.sandbox.server", "GongSandboxClient"),
 )

@@ -13,7 +13,7 @@ def test_demo_runs_twice_and_leaves_a_queryable_warehouse(tmp_path):
     env = {**os.environ, "SYNCS_HOME": str(tmp_path / "home")}
     for _ in range(2):
         done = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "demo"],
+            [sys.executable, "-m", "pipelines.cli.main", "demo"],
             env=env,
             capture_output=True,
             text=True,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from orchestration.checks import stale_connections
 from orchestration.definitions import defs
-from pipelines.connections import Connection, Connections
-from pipelines.control import control_db
-from pipelines.sync import SyncRunner
+from pipelines.engine.sync import SyncRunner
+from pipelines.store.connections import Connection, Connections
+from pipelines.store.db import control_db
 from tests.conftest import ACME, GLOBEX, add_hubspot
 
 

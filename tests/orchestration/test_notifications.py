@@ -7,7 +7,7 @@ import json
 from dagster import build_sensor_context
 
 from orchestration.definitions import defs
-from pipelines.control import control_db
+from pipelines.store.db import control_db
 from tests.conftest import ACME, GLOBEX, add_hubspot
 from tests.orchestration.conftest import add_partitions, run_sync
 
@@ -53,8 +53,8 @@ def test_two_partitions_materialized_between_ticks_are_both_handed_on(home, hubs
 def test_dispatcher_sensor_delivers_the_outbox_signed(home, hubspot, instance):
     from standardwebhooks import Webhook
 
-    from pipelines.webhook_endpoints import WebhookEndpoints
-    from pipelines.webhook_receiver import WebhookReceiver
+    from pipelines.notify.endpoints import WebhookEndpoints
+    from pipelines.notify.receiver import WebhookReceiver
 
     receiver = WebhookReceiver().start()
     try:

@@ -6,7 +6,7 @@ from dagster import build_sensor_context
 
 from orchestration.definitions import defs
 from orchestration.partitions import sync_partitions
-from pipelines.connections import Connections
+from pipelines.store.connections import Connections
 from sources.registry import INTEGRATIONS
 
 PARTITIONS = "hubspot_connections"

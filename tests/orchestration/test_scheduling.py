@@ -10,7 +10,7 @@ from dagster import AssetKey, DagsterRun, DagsterRunStatus, build_sensor_context
 
 from orchestration.definitions import defs
 from orchestration.scheduling import SyncHistory, due_mode, due_run_requests
-from pipelines.connections import Connection, Connections
+from pipelines.store.connections import Connection, Connections
 from sources.errors import ConfigError
 from sources.registry import INTEGRATIONS
 from sources.spec import SyncSpec

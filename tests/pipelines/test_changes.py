@@ -10,12 +10,12 @@ import duckdb
 import pytest
 from pydantic import BaseModel
 
-from pipelines.api_queries import read_records
-from pipelines.changes import ModelResult, apply_snapshot
+from pipelines.api.queries import read_records
+from pipelines.engine.compare import ModelResult, apply_snapshot
+from pipelines.engine.sync import SyncRunner
+from pipelines.engine.warehouse import ensure_platform_tables
 from pipelines.home import Home
-from pipelines.sync import SyncRunner
-from pipelines.warehouse import ensure_platform_tables
-from sources.hubspot.sandbox import HubSpotSandbox
+from sources.hubspot.sandbox.server import HubSpotSandbox
 from sources.spec import ModelSpec
 from tests.conftest import add_hubspot
 from tests.helpers import query

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelines.cli import main
-from pipelines.connections import Connections
+from pipelines.cli.main import main
+from pipelines.store.connections import Connections
 from tests.conftest import ACME
 
 
@@ -119,7 +119,7 @@ def test_sandbox_command_serves_and_drives_a_running_sandbox(tmp_path):
 
     env = {**os.environ, "SYNCS_HOME": str(tmp_path / "home")}
     served = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "sandbox", "hubspot", "--records", "20"],
+        [sys.executable, "-m", "pipelines.cli.main", "sandbox", "hubspot", "--records", "20"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -133,7 +133,16 @@ def test_sandbox_command_serves_and_drives_a_running_sandbox(tmp_path):
 
         def drive(*words: str) -> str:
             done = subprocess.run(
-                [sys.executable, "-m", "pipelines.cli", "sandbox", "hubspot", "--url", url, *words],
+                [
+                    sys.executable,
+                    "-m",
+                    "pipelines.cli.main",
+                    "sandbox",
+                    "hubspot",
+                    "--url",
+                    url,
+                    *words,
+                ],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from pipelines.connections import Connections
+from pipelines.engine.sync import SyncFailed
 from pipelines.home import Home
-from pipelines.sync import SyncFailed
+from pipelines.store.connections import Connections
 from sources.errors import ConfigError
-from sources.github.sandbox import GitHubSandbox
+from sources.github.sandbox.server import GitHubSandbox
 from tests.helpers import events, query
 
 ACME = "ghp_acme_0123456789abcdef"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.connections import Connections
+from pipelines.engine.sync import SyncFailed
 from pipelines.home import Home
-from pipelines.sync import SyncFailed
+from pipelines.store.connections import Connections
 from sources.gong.api import parse_time
-from sources.gong.sandbox import GongSandbox
+from sources.gong.sandbox.server import GongSandbox
 from tests.helpers import events as all_events
 from tests.helpers import query
 

@@ -10,11 +10,11 @@ import duckdb
 import pytest
 import requests
 
-from pipelines.connections import Connections
+from pipelines.engine.sync import SyncFailed
 from pipelines.home import Home
-from pipelines.sync import SyncFailed
+from pipelines.store.connections import Connections
 from sources.errors import ConfigError
-from sources.google_drive.sandbox import (
+from sources.google_drive.sandbox.server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     FOLDER,

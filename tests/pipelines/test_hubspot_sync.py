@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipelines.engine.sync import SyncFailed, SyncRunner
 from pipelines.home import Home
-from pipelines.sync import SyncFailed, SyncRunner
 from sources.hubspot.api import SEARCH_PAGE_SIZE
-from sources.hubspot.sandbox import HubSpotSandbox
+from sources.hubspot.sandbox.server import HubSpotSandbox
 from tests.conftest import ACME, GLOBEX, add_hubspot
 from tests.helpers import events, query
 

@@ -17,7 +17,7 @@ from tests.conftest import ACME, GLOBEX, add_hubspot
 def syncs(home: Home, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "SYNCS_HOME": str(home.root)}
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "pipelines.cli.main", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.api_keys import ensure_api_key
-from pipelines.connections import Connections
+from pipelines.api.server import ApiServer, create_app
 from pipelines.home import Home
-from pipelines.server import ApiServer, create_app
-from pipelines.webhook_endpoints import WebhookEndpoints
-from pipelines.webhook_receiver import WebhookReceiver
+from pipelines.notify.endpoints import WebhookEndpoints
+from pipelines.notify.receiver import WebhookReceiver
+from pipelines.store.api_keys import ensure_api_key
+from pipelines.store.connections import Connections
 from sources.errors import ConfigError
 from tests.conftest import ACME, add_hubspot
 from tests.pipelines.test_hubspot_sync import query
@@ -350,7 +350,7 @@ def test_syncs_serve_answers_records_and_delivers_webhooks(home, synced):
     env = {**os.environ, "SYNCS_HOME": str(home.root)}
     env.pop("SYNCS_API_KEY", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "pipelines.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -383,7 +383,7 @@ def test_syncs_serve_answers_records_and_delivers_webhooks(home, synced):
 
 
 def test_nested_values_come_back_as_json(home, runner, api):
-    from sources.gong.sandbox import GongSandbox
+    from sources.gong.sandbox.server import GongSandbox
     from tests.pipelines.test_gong_sync import ACME as GONG_KEY
     from tests.pipelines.test_gong_sync import ACME_SECRET, add_gong
 

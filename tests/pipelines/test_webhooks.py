@@ -20,17 +20,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from pipelines.changes import ModelResult
-from pipelines.cli import main
-from pipelines.connections import Connections
+from pipelines.cli.main import main
+from pipelines.engine.compare import ModelResult
+from pipelines.engine.results import SyncResult
+from pipelines.engine.sync import SyncFailed
 from pipelines.home import Home
-from pipelines.notify import RetryPolicy, attempts, deliver_due, reconcile, replay
-from pipelines.outbox import enqueue, message_id
-from pipelines.results import SyncResult
-from pipelines.sync import SyncFailed
-from pipelines.webhook_endpoints import WebhookEndpoints
-from pipelines.webhook_receiver import WebhookReceiver
-from pipelines.webhook_signing import new_secret, sign, webhook_headers
+from pipelines.notify.dispatcher import RetryPolicy, attempts, deliver_due, reconcile, replay
+from pipelines.notify.endpoints import WebhookEndpoints
+from pipelines.notify.outbox import enqueue, message_id
+from pipelines.notify.receiver import WebhookReceiver
+from pipelines.notify.signing import new_secret, sign, webhook_headers
+from pipelines.store.connections import Connections
 from tests.conftest import ACME, add_hubspot
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -247,7 +247,15 @@ def test_receiver_down_across_a_dispatcher_restart(home, receiver):
 
     def dispatcher() -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "webhooks", "dispatch", "--interval", "0.1"],
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli.main",
+                "webhooks",
+                "dispatch",
+                "--interval",
+                "0.1",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from sources.github.api import SECONDARY_LIMIT_PAUSE, pace
-from sources.github.demo import start_demo_sandbox
-from sources.github.sandbox import GitHubSandbox, GitHubSandboxClient
-from sources.sandbox import SandboxAdminError
+from sources.github.sandbox.demo import start_demo_sandbox
+from sources.github.sandbox.server import GitHubSandbox, GitHubSandboxClient
+from sources.sandbox.server import SandboxAdminError
 
 TOKEN = "ghp_test_token_0123456789"
 OTHER = "github_pat_other_token_9876543210"
@@ -536,7 +536,7 @@ def test_client_treats_rate_limits_as_transient_and_other_refusals_as_auth(
 
 
 def test_command_line_drives_a_running_sandbox(sandbox: GitHubSandbox, capsys) -> None:
-    from pipelines.cli import drive_sandbox
+    from pipelines.cli.main import drive_sandbox
     from sources.registry import get_integration
 
     spec = get_integration("github")

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import requests
 
-from sources.gong.sandbox import (
+from sources.gong.sandbox.server import (
     CALL_FIELDS,
     NO_CALLS_MESSAGE,
     GongSandbox,
     GongSandboxClient,
 )
-from sources.sandbox import SandboxAdminError
+from sources.sandbox.server import SandboxAdminError
 
 KEY, SECRET = "ACCESSKEY7H2Q", "secret-7h2q"
 OTHER, OTHER_SECRET = "ACCESSKEY9X4Z", "secret-9x4z"

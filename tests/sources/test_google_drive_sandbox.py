@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from sources.google_drive.sandbox import (
+from sources.google_drive.sandbox.server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DOCUMENT,
@@ -19,7 +19,7 @@ from sources.google_drive.sandbox import (
     GoogleDriveSandbox,
     GoogleDriveSandboxClient,
 )
-from sources.sandbox import SandboxAdminError
+from sources.sandbox.server import SandboxAdminError
 
 ANA = "ana@acme.example.com"
 BEN = "ben@beta.example.com"
@@ -585,7 +585,7 @@ def test_no_handler_errors(sandbox: GoogleDriveSandbox) -> None:
 
 
 def test_syncs_sandbox_drives_a_running_drive_sandbox(sandbox: GoogleDriveSandbox, capsys) -> None:
-    from pipelines.cli import main
+    from pipelines.cli.main import main
 
     def drive(*words: str) -> int:
         return main(["sandbox", "google_drive", "--url", sandbox.base_url, *words])

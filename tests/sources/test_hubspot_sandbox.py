@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from sources.hubspot.sandbox import (
+from sources.hubspot.sandbox.server import (
     PROPERTIES,
     HubSpotSandbox,
     HubSpotSandboxClient,
 )
-from sources.sandbox import SandboxAdminError
+from sources.sandbox.server import SandboxAdminError
 
 TOKEN = "pat-na1-test-token"
 OTHER = "pat-na1-other-token"

@@ -1,0 +1,1 @@
+"""The records API served by ``syncs serve``: records, changes, sync status, triggers."""

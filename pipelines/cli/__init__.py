@@ -1,0 +1,1 @@
+"""The ``syncs`` command and the demo."""

@@ -1,0 +1,331 @@
+"""The ``syncs`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pipelines.api.server import register as register_serve
+from pipelines.cli.output import LiveProgress, print_result
+from pipelines.cli.webhooks import register as register_webhooks
+from pipelines.engine.sync import SyncFailed, purge, reset
+from pipelines.engine.warehouse import read_connection, table_exists
+from pipelines.home import Home
+from pipelines.runs import sync_runner
+from pipelines.store.connections import Connections, format_duration
+from sources.errors import ConfigError, SyncsError
+from sources.registry import INTEGRATIONS, get_integration
+
+
+def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} takes KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_connections(args: argparse.Namespace) -> int:
+    connections = Connections()
+    if args.action == "add":
+        connection = connections.add(
+            args.integration,
+            args.connection_id,
+            credentials=_pairs(args.credential, "--credential"),
+            config=_pairs(args.config, "--config"),
+            frequency=args.frequency,
+            enabled=not args.disabled,
+        )
+        print(f"connection {connection.connection_id} ({connection.integration}) saved")
+    elif args.action == "list":
+        rows = connections.list(args.integration)
+        if args.json:
+            print(json.dumps([c.describe() for c in rows], indent=2))
+            return 0
+        if not rows:
+            print("no connections; add one with `syncs connections add INTEGRATION ID ...`")
+        for c in rows:
+            freq = ", ".join(
+                f"{name} every {format_duration(c.frequency_for(name))}" for name in c.spec.syncs
+            )
+            state = "enabled" if c.enabled else "disabled"
+            print(f"{c.connection_id:<24} {c.integration:<14} {state:<9} {freq}")
+    elif args.action == "show":
+        print(json.dumps(connections.get(args.connection_id).describe(), indent=2))
+    elif args.action == "remove":
+        connection = connections.get(args.connection_id)
+        if not args.keep_data:
+            purge(connections.home, connection.spec, connection.connection_id)
+        connections.remove(args.connection_id)
+        print(f"connection {args.connection_id} removed")
+    elif args.action in ("enable", "disable"):
+        connections.set_enabled(args.connection_id, args.action == "enable")
+        print(f"connection {args.connection_id} {args.action}d")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    runner = sync_runner()
+    connection = runner.connections.get(args.connection_id)
+    if connection.integration != args.integration:
+        raise ConfigError(
+            f"connection {args.connection_id!r} belongs to {connection.integration}, "
+            f"not {args.integration}"
+        )
+    if args.reset:
+        reset(runner.home, connection.connection_id, args.sync)
+    progress = LiveProgress()
+    failed = False
+    syncs = [args.sync] if args.sync else list(connection.spec.syncs)
+    for name in syncs:
+        try:
+            (result,) = runner.run(
+                connection.connection_id,
+                sync=name,
+                mode="full" if args.full_refresh else "incremental",
+                progress=progress,
+            )
+            progress.done()
+            print_result(result)
+        except SyncFailed as failure:
+            progress.done()
+            failed = True
+            print(
+                f"error: {args.integration}/{name} for {args.connection_id} failed "
+                f"({failure.result.error_type}): {failure.result.error}",
+                file=sys.stderr,
+            )
+    return 1 if failed else 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    home = Home.from_env()
+    connection = Connections(home).get(args.connection_id)
+    count = reset(home, connection.connection_id, args.sync)
+    print(f"cleared {count} cursor(s) of {connection.connection_id}; the next run lists everything")
+    return 0
+
+
+def recent_changes(
+    home: Home,
+    *,
+    integration: str | None = None,
+    connection_id: str | None = None,
+    model: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    with read_connection(home) as con:
+        if con is None or not table_exists(con, "syncs", "change_events"):
+            return []
+        where, params = [], []
+        for column, value in (
+            ("integration", integration),
+            ("connection_id", connection_id),
+            ("model", model),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = (
+            "SELECT cursor, occurred_at, connection_id, integration, model, record_id, action, "
+            "changed_fields, run_id FROM syncs.change_events"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY cursor DESC LIMIT ?"
+        )
+        cursor = con.execute(sql, [*params, limit])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()][::-1]
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    rows = recent_changes(
+        Home.from_env(),
+        integration=args.integration,
+        connection_id=args.connection,
+        model=args.model,
+        limit=args.limit,
+    )
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+        return 0
+    if not rows:
+        print("no change events yet; run a sync with `syncs run INTEGRATION CONNECTION_ID`")
+    for r in rows:
+        fields = f" {','.join(r['changed_fields'])}" if r["changed_fields"] else ""
+        print(
+            f"{r['cursor']:>8} {r['occurred_at']:%Y-%m-%d %H:%M:%S} {r['connection_id']:<16} "
+            f"{r['integration']}/{r['model']:<12} {r['action']:<8} {r['record_id']}{fields}"
+        )
+    return 0
+
+
+def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
+    """``fault KIND`` on any sandbox; ``create|update|archive|restore|erase TOKEN OBJECT [ID]
+    [KEY=VALUE ...]`` on a sandbox whose client has that method."""
+    if spec.sandbox_client is None:
+        raise ConfigError(f"{spec.name} has no sandbox client")
+    client = spec.sandbox_client(url)
+    verb, rest = words[0], words[1:]
+    if verb == "fault":
+        options = _pairs(rest[1:], "fault option")
+        client.inject_fault(
+            rest[0],
+            count=int(options.get("count", 1)),
+            retry_after=int(options.get("retry_after", 1)),
+            delay=float(options.get("delay", 2.0)),
+            path_prefix=options.get("path_prefix"),
+        )
+        print(f"fault {rest[0]} armed on {url}")
+        return 0
+    method = getattr(client, verb, None)
+    if verb.startswith("_") or method is None or len(rest) < 2:
+        raise ConfigError(
+            "say `fault KIND [count=N retry_after=S delay=S]` or "
+            "`create|update|archive|restore|erase TOKEN OBJECT [ID] [KEY=VALUE ...]`"
+        )
+    positional = [w for w in rest if "=" not in w]
+    properties = _pairs([w for w in rest if "=" in w], "property")
+    result = (
+        method(*positional, properties) if verb in ("create", "update") else method(*positional)
+    )
+    print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    spec = get_integration(args.integration)
+    if args.action:
+        if not args.url:
+            raise ConfigError("driving a running sandbox needs --url http://127.0.0.1:PORT")
+        return drive_sandbox(spec, args.url, args.action)
+    if spec.sandbox is None:
+        raise ConfigError(f"{spec.name} has no sandbox")
+    sandbox = spec.sandbox(port=args.port, records=args.records)
+    print(f"{spec.title} sandbox on {sandbox.base_url} (Ctrl-C to stop)")
+    for account in sandbox.accounts:
+        creds = " ".join(f"--credential {k}={v}" for k, v in account.credentials.items())
+        config = " ".join(f"--config {k}={v}" for k, v in account.config.items())
+        print(f"  syncs connections add {spec.name} {account.connection_id} {creds} {config}")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.cli.demo import run_demo
+
+    return run_demo(records=args.records)
+
+
+def cmd_integrations(args: argparse.Namespace) -> int:
+    for spec in INTEGRATIONS.values():
+        syncs = ", ".join(
+            f"{s.name} ({', '.join(s.models)}; every {format_duration(s.default_frequency)})"
+            for s in spec.syncs.values()
+        )
+        print(f"{spec.name:<14} {spec.title}: {syncs}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncs",
+        description="Keep a live copy of customers' API data in DuckDB and report what changed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    conn = sub.add_parser("connections", help="add, list, show and remove connections")
+    csub = conn.add_subparsers(dest="action", required=True)
+    add = csub.add_parser("add", help="add or update a connection")
+    add.add_argument("integration")
+    add.add_argument("connection_id")
+    add.add_argument("--credential", action="append", metavar="KEY=VALUE")
+    add.add_argument("--config", action="append", metavar="KEY=VALUE")
+    add.add_argument("--frequency", help="how often its syncs run: 15s, 5m, 1h (at least 15s)")
+    add.add_argument("--disabled", action="store_true", help="register it without scheduling")
+    lst = csub.add_parser("list", help="list connections")
+    lst.add_argument("--integration")
+    lst.add_argument("--json", action="store_true")
+    for name in ("show", "enable", "disable"):
+        csub.add_parser(name).add_argument("connection_id")
+    rm = csub.add_parser("remove", help="remove a connection and its rows")
+    rm.add_argument("connection_id")
+    rm.add_argument("--keep-data", action="store_true", help="keep its rows in the warehouse")
+    conn.set_defaults(func=cmd_connections)
+
+    run = sub.add_parser("run", help="run a connection's syncs now")
+    run.add_argument("integration")
+    run.add_argument("connection_id")
+    run.add_argument("--full-refresh", action="store_true", help="list everything; infer deletes")
+    run.add_argument("--sync", help="only this sync")
+    run.add_argument("--reset", action="store_true", help="forget the cursor first")
+    run.set_defaults(func=cmd_run)
+
+    rst = sub.add_parser("reset", help="forget a connection's cursors")
+    rst.add_argument("integration")
+    rst.add_argument("connection_id")
+    rst.add_argument("--sync")
+    rst.set_defaults(func=cmd_reset)
+
+    ch = sub.add_parser("changes", help="recent change events")
+    ch.add_argument("--integration")
+    ch.add_argument("--connection")
+    ch.add_argument("--model")
+    ch.add_argument("--limit", type=int, default=20)
+    ch.add_argument("--json", action="store_true")
+    ch.set_defaults(func=cmd_changes)
+
+    sb = sub.add_parser(
+        "sandbox",
+        help="serve an integration's API simulator on loopback, or drive a running one",
+        description="Without ACTION: serve the sandbox. With --url and ACTION: change a running "
+        "one, e.g. `update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`.",
+    )
+    sb.add_argument("integration")
+    sb.add_argument("action", nargs="*", help="what to do to a running sandbox")
+    sb.add_argument("--url", help="the running sandbox's base URL")
+    sb.add_argument("--port", type=int, default=0)
+    sb.add_argument("--records", type=int, default=200)
+    sb.set_defaults(func=cmd_sandbox)
+
+    demo = sub.add_parser("demo", help="run the offline demo end to end")
+    demo.add_argument("--records", type=int, default=200)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("integrations", help="list integrations").set_defaults(func=cmd_integrations)
+    register_webhooks(sub)
+    register_serve(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "sandbox":
+        args.action = [*args.action, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args))
+    except SyncFailed as failure:
+        print(f"error: {failure.result.error}", file=sys.stderr)
+        return 1
+    except SyncsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""What one sync run did: the engine's answer, and what notifications and Dagster report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pipelines.engine.compare import ModelResult
+from sources.spec import SyncMode
+
+SyncType = Literal["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK"]
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    connection_id: str
+    integration: str
+    sync: str
+    mode: SyncMode
+    sync_type: SyncType
+    status: Literal["success", "failed"]
+    started_at: datetime
+    finished_at: datetime
+    models: dict[str, ModelResult] = field(default_factory=dict)
+    api_requests: int = 0
+    error_type: str | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def suspicious(self) -> bool:
+        return any(m.suspicious for m in self.models.values())
+
+    def total(self, name: str) -> int:
+        return sum(getattr(m, name) for m in self.models.values())
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        return data

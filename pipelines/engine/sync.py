@@ -1,0 +1,470 @@
+"""Run one sync for one connection: extract with dlt, load, compare, commit.
+
+1. The connection's config is validated and its credentials decrypted.
+2. The cursors are read from ``syncs.sync_state`` (briefly, read-only).
+3. dlt extracts page by page and normalizes to Parquet, holding no warehouse lock.
+4. Under the exclusive warehouse lock, dlt loads the run's rows as Parquet files to the
+   connection's landing folder (``pipelines.engine.landing``), and one transaction reads them in
+   place, compares them with the record tables, writes change events, record metadata,
+   rejected records, the request log, the run's row and the new cursors. A failure
+   anywhere before the commit leaves data, cursor and snapshot as they were; the next run
+   starts over from the last good cursor.
+
+The cursor is ours, not dlt's incremental state: dlt stores its state when the load
+succeeds, before our compare, so a run killed in between would move the cursor past
+changes that were never compared. Keeping it in the same transaction as the compare
+makes that impossible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+import duckdb
+import pyarrow as pa
+from dlt.common.storages import LoadStorage, LoadStorageConfiguration
+
+from pipelines.engine.compare import apply_snapshot
+from pipelines.engine.landing import Landing, destination, landing_dataset, slug
+from pipelines.engine.results import SyncResult, SyncType
+from pipelines.engine.warehouse import (
+    ensure_platform_tables,
+    open_duckdb,
+    quote,
+    read_connection,
+    table_exists,
+    warehouse_lock,
+    write_connection,
+)
+from pipelines.home import Home
+from pipelines.store.connections import Connection, Connections
+from sources.errors import ConfigError, SyncsError
+from sources.http import RequestLog, RequestRecord
+from sources.records import REJECTED_TABLE, RUN_ID, TOMBSTONES_TABLE
+from sources.source import build_source
+from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
+
+REQUEST_COLUMNS = [f.name for f in fields(RequestRecord)]
+
+
+class SyncFailed(SyncsError):
+    def __init__(self, result: SyncResult, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
+        self.retryable = bool(getattr(cause, "retryable", False))
+
+
+def pipeline_name(integration: str, connection_id: str, sync: str) -> str:
+    return f"{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def drop_loaded_packages(pipeline: dlt.Pipeline) -> None:
+    """Delete the files of the packages dlt has loaded; the committed compare consumed them.
+
+    dlt keeps every loaded package under the pipeline's folder, which would grow by a copy
+    of each run's rows (70 MB for a million contacts) for as long as the connection syncs.
+    """
+    storage = LoadStorage(
+        False,
+        [],
+        LoadStorageConfiguration(load_volume_path=os.path.join(pipeline.working_dir, "load")),
+    )
+    for load_id in storage.list_loaded_packages():
+        storage.loaded_packages.delete_package(load_id, not_exists_ok=True)
+
+
+def read_cursors(home: Home, connection_id: str, sync: str) -> dict[str, Any]:
+    with read_connection(home) as con:
+        if con is None or not table_exists(con, "syncs", "sync_state"):
+            return {}
+        rows = con.execute(
+            "SELECT model, cursor FROM syncs.sync_state WHERE connection_id = ? AND sync = ?",
+            [connection_id, sync],
+        ).fetchall()
+    return {model: json.loads(cursor) if cursor else None for model, cursor in rows}
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SyncsError):
+            return current
+        nested = getattr(current, "exception", None)
+        current = (
+            nested
+            if isinstance(nested, BaseException)
+            else current.__cause__ or current.__context__
+        )
+    return error
+
+
+class SyncRunner:
+    """Runs syncs for connections stored under one ``SYNCS_HOME``.
+
+    A run's ``SyncResult`` is built here only, and leaves by one way: returned (or carried
+    by ``SyncFailed``) after ``on_result`` has seen it, which is where the caller hangs the
+    step that follows every run (``pipelines.runs`` hangs the app's notifications there).
+    """
+
+    def __init__(
+        self,
+        home: Home | None = None,
+        *,
+        on_result: Callable[[SyncResult], None] | None = None,
+    ) -> None:
+        self.home = home or Home.from_env()
+        self.connections = Connections(self.home)
+        self.on_result = on_result
+
+    def run(
+        self,
+        connection_id: str,
+        *,
+        sync: str | None = None,
+        mode: SyncMode = "incremental",
+        progress: Progress | None = None,
+    ) -> list[SyncResult]:
+        """Every sync of the connection (or the one named), one after the other."""
+        connection = self.connections.get(connection_id)
+        spec = connection.spec
+        if sync is not None and sync not in spec.syncs:
+            raise ConfigError(
+                f"{spec.name} has no sync {sync!r}; its syncs: {', '.join(spec.syncs)}"
+            )
+        names = [sync] if sync else list(spec.syncs)
+        return [
+            self.run_one(connection, spec.syncs[name], mode=mode, progress=progress)
+            for name in names
+        ]
+
+    def run_one(
+        self,
+        connection: Connection,
+        sync: SyncSpec,
+        *,
+        mode: SyncMode = "incremental",
+        progress: Progress | None = None,
+    ) -> SyncResult:
+        spec = connection.spec
+        config = connection.validated_config()
+        credentials = self.connections.credentials(connection)
+        run_id = new_run_id()
+        started = datetime.now(UTC)
+        cursors = read_cursors(self.home, connection.connection_id, sync.name)
+        sync_type: SyncType = (
+            "INITIAL" if not cursors else "FULL" if mode == "full" else "INCREMENTAL"
+        )
+        request_log = RequestLog()
+        ctx = ExtractContext(
+            connection_id=connection.connection_id,
+            sync=sync,
+            mode=mode,
+            config=config,
+            credentials=credentials,
+            cursors=cursors,
+            http=request_log,
+            save_credentials=lambda updates: self.connections.save_credentials(
+                connection.connection_id, updates
+            ),
+        )
+        result = SyncResult(
+            run_id=run_id,
+            connection_id=connection.connection_id,
+            integration=spec.name,
+            sync=sync.name,
+            mode=mode,
+            sync_type=sync_type,
+            status="success",
+            started_at=started,
+            finished_at=started,
+        )
+        dataset = landing_dataset(spec.name, connection.connection_id, sync.name)
+        landing = Landing(self.home, dataset)
+        try:
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name(spec.name, connection.connection_id, sync.name),
+                pipelines_dir=str(self.home.dlt_dir),
+                destination=destination(self.home),
+                dataset_name=dataset,
+            )
+            pipeline.config.restore_from_destination = False
+            pipeline.abort_packages()
+            source = build_source(spec, ctx, run_id, progress)
+            clock = time.perf_counter()
+            pipeline.extract(source, loader_file_format="parquet")
+            result.timings["extract"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            pipeline.normalize()
+            result.timings["normalize"] = time.perf_counter() - clock
+            full_listing = ctx.full_listing
+            clock = time.perf_counter()
+            with warehouse_lock(self.home, exclusive=True):
+                result.timings["lock_wait"] = time.perf_counter() - clock
+                clock = time.perf_counter()
+                landing.drop()
+                pipeline.load()
+                result.timings["load"] = time.perf_counter() - clock
+                clock = time.perf_counter()
+                con = open_duckdb(self.home, read_only=False)
+                in_transaction = False
+                try:
+                    ensure_platform_tables(con)
+                    con.execute("BEGIN TRANSACTION")
+                    in_transaction = True
+                    # Warehouses from before the landing moved out kept it as a schema.
+                    con.execute(f"DROP SCHEMA IF EXISTS {quote(dataset)} CASCADE")
+                    now = datetime.now(UTC)
+                    for model_name in sync.models:
+                        result.models[model_name] = apply_snapshot(
+                            con,
+                            integration=spec.name,
+                            sync=sync.name,
+                            model=spec.model(model_name),
+                            connection_id=connection.connection_id,
+                            run_id=run_id,
+                            fresh=landing.relation(model_name),
+                            tombstones=landing.relation(TOMBSTONES_TABLE),
+                            full_listing=full_listing,
+                            now=now,
+                            timings=result.timings,
+                        )
+                    result.timings["bookkeeping"] = (
+                        time.perf_counter()
+                        - clock
+                        - result.timings.get("compare", 0.0)
+                        - result.timings.get("apply", 0.0)
+                    )
+                    self._store_rejected(con, result, landing)
+                    self._store_state(con, result, ctx.new_cursors, now)
+                    result.finished_at = datetime.now(UTC)
+                    result.api_requests = len(request_log)
+                    self._store_requests(con, result, request_log)
+                    self._store_run(con, result)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+                finally:
+                    con.close()
+        except BaseException as error:
+            cause = _root_cause(error)
+            if isinstance(error, KeyboardInterrupt | SystemExit):
+                raise
+            result.status = "failed"
+            result.models = {}
+            result.finished_at = datetime.now(UTC)
+            result.api_requests = len(request_log)
+            result.error_type = type(cause).__name__
+            result.error = str(cause)
+            self._record_failure(result, request_log)
+            self._finished(result)
+            raise SyncFailed(result, cause) from None
+        drop_loaded_packages(pipeline)
+        landing.drop()
+        self._finished(result)
+        return result
+
+    def _finished(self, result: SyncResult) -> None:
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def _store_rejected(self, con: Any, result: SyncResult, landing: Landing) -> None:
+        for model in result.models.values():
+            model.rejected = 0
+        rejected = landing.relation(REJECTED_TABLE)
+        if rejected is None:
+            return
+        con.execute(
+            f"""
+            INSERT INTO syncs.rejected_records
+            SELECT ?, ?, ?, model, record_id, reason, payload, ?
+            FROM {rejected} WHERE {quote(RUN_ID)} = ?
+            """,
+            [
+                result.run_id,
+                result.connection_id,
+                result.integration,
+                result.finished_at,
+                result.run_id,
+            ],
+        )
+        for model, count in con.execute(
+            f"SELECT model, count(*) FROM {rejected} WHERE {quote(RUN_ID)} = ? GROUP BY 1",
+            [result.run_id],
+        ).fetchall():
+            if model in result.models:
+                result.models[model].rejected = count
+
+    def _store_state(
+        self, con: Any, result: SyncResult, cursors: dict[str, Any], now: datetime
+    ) -> None:
+        for model in result.models:
+            con.execute(
+                """
+                INSERT INTO syncs.sync_state
+                    (connection_id, integration, sync, model, cursor, last_run_id, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connection_id, sync, model) DO UPDATE SET
+                    cursor = coalesce(excluded.cursor, sync_state.cursor),
+                    last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
+                """,
+                [
+                    result.connection_id,
+                    result.integration,
+                    result.sync,
+                    model,
+                    json.dumps(cursors[model]) if model in cursors else None,
+                    result.run_id,
+                    now,
+                ],
+            )
+
+    def _store_requests(self, con: Any, result: SyncResult, log: RequestLog) -> None:
+        if not log.records:
+            return
+        table = pa.table(
+            {name: [getattr(r, name) for r in log.records] for name in REQUEST_COLUMNS}
+        )
+        con.register("_requests", table)
+        try:
+            con.execute(
+                """
+                INSERT INTO syncs.api_requests
+                SELECT ?, ?, ?, method, url, status, duration_ms, attempt, waited_ms, error,
+                       requested_at
+                FROM _requests
+                """,
+                [result.run_id, result.connection_id, result.integration],
+            )
+        finally:
+            con.unregister("_requests")
+
+    def _store_run(self, con: Any, result: SyncResult) -> None:
+        cursors = [c for m in result.models.values() for c in (m.first_cursor, m.last_cursor) if c]
+        note = (
+            "full listing returned no records where the table had some; nothing was deleted"
+            if result.suspicious
+            else None
+        )
+        con.execute(
+            """
+            INSERT INTO syncs.sync_runs (run_id, connection_id, integration, sync, mode,
+                sync_type, started_at, finished_at, status, suspicious, note, added, updated,
+                deleted, unchanged, rejected, api_requests, first_cursor, last_cursor,
+                error_type, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                result.run_id,
+                result.connection_id,
+                result.integration,
+                result.sync,
+                result.mode,
+                result.sync_type,
+                result.started_at,
+                result.finished_at,
+                result.status,
+                result.suspicious,
+                note,
+                result.total("added"),
+                result.total("updated"),
+                result.total("deleted"),
+                result.total("unchanged"),
+                result.total("rejected"),
+                result.api_requests,
+                min(cursors) if cursors else None,
+                max(cursors) if cursors else None,
+                result.error_type,
+                result.error,
+            ],
+        )
+        for m in result.models.values():
+            con.execute(
+                "INSERT INTO syncs.sync_run_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    result.run_id,
+                    result.connection_id,
+                    result.integration,
+                    m.model,
+                    m.added,
+                    m.updated,
+                    m.deleted,
+                    m.unchanged,
+                    m.rejected,
+                    m.fetched,
+                    m.rows_total,
+                    m.suspicious,
+                    m.first_cursor,
+                    m.last_cursor,
+                ],
+            )
+
+    def _record_failure(self, result: SyncResult, log: RequestLog) -> None:
+        """Keep the failed run and its requests; never let this hide the original error."""
+        try:
+            with write_connection(self.home) as con:
+                con.execute("BEGIN TRANSACTION")
+                self._store_requests(con, result, log)
+                self._store_run(con, result)
+                con.execute("COMMIT")
+        except (SyncsError, OSError, duckdb.Error):
+            pass
+
+
+def reset(home: Home, connection_id: str, sync: str | None = None) -> int:
+    """Forget the cursors of a connection (one sync or all); the next run lists everything."""
+    if not home.warehouse.exists():
+        return 0
+    with write_connection(home) as con:
+        if sync:
+            rows = con.execute(
+                "DELETE FROM syncs.sync_state WHERE connection_id = ? AND sync = ? RETURNING 1",
+                [connection_id, sync],
+            ).fetchall()
+        else:
+            rows = con.execute(
+                "DELETE FROM syncs.sync_state WHERE connection_id = ? RETURNING 1",
+                [connection_id],
+            ).fetchall()
+    return len(rows)
+
+
+def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
+    """Remove a connection's rows, cursors and landing data (its events are kept)."""
+    if home.warehouse.exists():
+        with write_connection(home) as con:
+            con.execute("BEGIN TRANSACTION")
+            for model in spec.models:
+                if table_exists(con, spec.name, model):
+                    con.execute(
+                        f"DELETE FROM {quote(spec.name)}.{quote(model)} WHERE connection_id = ?",
+                        [connection_id],
+                    )
+            con.execute("DELETE FROM syncs.sync_state WHERE connection_id = ?", [connection_id])
+            for sync in spec.syncs:
+                con.execute(
+                    f"DROP SCHEMA IF EXISTS {quote(landing_dataset(spec.name, connection_id, sync))} CASCADE"
+                )
+            con.execute("COMMIT")
+    for sync in spec.syncs:
+        shutil.rmtree(
+            home.dlt_dir / pipeline_name(spec.name, connection_id, sync), ignore_errors=True
+        )
+        Landing(home, landing_dataset(spec.name, connection_id, sync)).drop()

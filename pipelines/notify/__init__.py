@@ -1,0 +1,1 @@
+"""Outgoing webhooks to the application: outbox, endpoints, signing, delivery."""

@@ -1,0 +1,176 @@
+"""The durable outbox: one message per (connection, model) for every finished sync run.
+
+Messages are written to the control store right after the run commits, keyed by
+``(run_id, model)`` so writing them again — from the Dagster post-load sensor, or when
+reconciling after a crash between the warehouse commit and this write — never makes a
+second message.
+
+In the same transaction as a new message, a delivery row is created for the endpoint the
+connection's messages go to (its own, or the environment's), due at once; the dispatcher
+(``pipelines.notify.dispatcher``) works through those rows. A message written while no endpoint
+exists, or skipped because its counts are all zero and the endpoint asks for that, stays
+in the outbox and can be sent later with ``syncs webhooks replay``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.engine.results import SyncResult
+from pipelines.home import Home
+from pipelines.notify.endpoints import route
+from pipelines.store.db import control_db, register_migration
+from sources.registry import get_integration
+
+register_migration(
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        message_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        sync TEXT NOT NULL,
+        model TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """
+)
+
+
+register_migration(
+    """
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        message_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        round INTEGER NOT NULL DEFAULT 1,
+        next_attempt_at REAL,
+        claimed_until REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        delivered_at REAL,
+        PRIMARY KEY (message_id, endpoint_id)
+    )
+    """
+)
+register_migration(
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due "
+    "ON webhook_deliveries (status, next_attempt_at)"
+)
+register_migration("CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at)")
+
+
+def message_id(run_id: str, model: str) -> str:
+    return f"msg_{run_id}_{model}"
+
+
+def sync_messages(result: SyncResult, models: list[str]) -> list[dict[str, Any]]:
+    """The webhook bodies of one run, one per model."""
+    messages = []
+    for model in models:
+        counts = result.models.get(model)
+        body: dict[str, Any] = {
+            "type": "sync",
+            "connection_id": result.connection_id,
+            "integration": result.integration,
+            "sync": result.sync,
+            "model": model,
+            "sync_type": result.sync_type,
+            "success": result.status == "success",
+            "modified_after": result.started_at.isoformat(),
+            "run_id": result.run_id,
+            "counts": {
+                "added": counts.added if counts else 0,
+                "updated": counts.updated if counts else 0,
+                "deleted": counts.deleted if counts else 0,
+            },
+            "cursor": {
+                "first": counts.first_cursor if counts else None,
+                "last": counts.last_cursor if counts else None,
+            },
+        }
+        if result.status != "success":
+            body["error"] = {"type": result.error_type, "message": result.error}
+        messages.append(body)
+    return messages
+
+
+def is_empty(body: dict[str, Any]) -> bool:
+    """A successful run's message that reports no change at all."""
+    counts = body.get("counts") or {}
+    return bool(body.get("success")) and not any(counts.get(k) for k in counts)
+
+
+def schedule_delivery(
+    db: sqlite3.Connection, message: str, endpoint_id: str, now: float | None = None
+) -> None:
+    """Make the message due now for the endpoint: a new delivery, or a new round of one."""
+    now = time.time() if now is None else now
+    db.execute(
+        """
+        INSERT INTO webhook_deliveries (message_id, endpoint_id, status, attempts, round,
+            next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, 'pending', 0, 1, ?, ?, ?)
+        ON CONFLICT (message_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0,
+            round = webhook_deliveries.round + 1, next_attempt_at = excluded.next_attempt_at,
+            claimed_until = NULL, updated_at = excluded.updated_at
+        """,
+        (message, endpoint_id, now, now, now),
+    )
+
+
+def enqueue(home: Home, result: SyncResult, models: list[str]) -> list[str]:
+    """Write the run's messages and their deliveries; returns the message ids.
+
+    Messages that exist already are left as they are, deliveries included.
+    """
+    now = datetime.now(UTC).isoformat()
+    ids = []
+    with control_db(home.control_store) as db:
+        endpoint = route(db, result.connection_id)
+        for body in sync_messages(result, models):
+            mid = message_id(result.run_id, body["model"])
+            ids.append(mid)
+            written = db.execute(
+                """
+                INSERT OR IGNORE INTO outbox (message_id, run_id, connection_id, integration,
+                    sync, model, success, payload, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    mid,
+                    result.run_id,
+                    result.connection_id,
+                    result.integration,
+                    result.sync,
+                    body["model"],
+                    int(body["success"]),
+                    json.dumps(body),
+                    now,
+                ),
+            ).rowcount
+            if written and endpoint is not None:
+                if endpoint["skip_empty"] and is_empty(body):
+                    continue
+                schedule_delivery(db, mid, endpoint["endpoint_id"])
+    return ids
+
+
+def notifier(home: Home) -> Callable[[SyncResult], None]:
+    """The step after every run: its messages, one per model of its sync, into the outbox."""
+
+    def notify(result: SyncResult) -> None:
+        models = get_integration(result.integration).syncs[result.sync].models
+        enqueue(home, result, list(models))
+
+    return notify

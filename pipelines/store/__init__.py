@@ -1,0 +1,1 @@
+"""The control store: connections with their encrypted credentials, API keys."""

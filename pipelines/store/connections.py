@@ -1,0 +1,272 @@
+"""The registry of connections: one customer's credentials and settings for one integration."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipelines.home import Home
+from pipelines.store.db import control_db
+from pipelines.store.secrets import Cipher, load_key
+from sources.errors import ConfigError
+from sources.registry import get_integration
+from sources.spec import IntegrationSpec
+
+MIN_FREQUENCY = timedelta(seconds=15)
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_frequency(text: str | int | timedelta) -> timedelta:
+    """``15s``, ``5m``, ``1h``, ``1d`` or seconds; at least 15 seconds."""
+    if isinstance(text, timedelta):
+        value = text
+    elif isinstance(text, int):
+        value = timedelta(seconds=text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise ConfigError(
+                f"frequency {text!r} is not a duration; write it like 15s, 5m, 1h or 1d"
+            )
+        value = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if value < MIN_FREQUENCY:
+        raise ConfigError(
+            f"frequency {format_duration(value)} is below the minimum of 15s; choose 15s or more"
+        )
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _validation_message(error: ValidationError, what: str, integration: str) -> str:
+    parts = []
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"]) or what
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown {what} key {key!r}")
+        elif err["type"] == "missing":
+            parts.append(f"missing {what} {key!r}")
+        else:
+            parts.append(f"{what} {key!r}: {err['msg']}")
+    return f"{integration}: " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    integration: str
+    config: dict[str, Any]
+    frequency: timedelta | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def spec(self) -> IntegrationSpec:
+        return get_integration(self.integration)
+
+    def frequency_for(self, sync: str) -> timedelta:
+        return self.frequency or self.spec.syncs[sync].default_frequency
+
+    def validated_config(self) -> BaseModel:
+        return validate_config(self.spec, self.config)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about the connection except its secrets."""
+        return {
+            "connection_id": self.connection_id,
+            "integration": self.integration,
+            "config": self.validated_config().model_dump(mode="json"),
+            "frequency": format_duration(self.frequency) if self.frequency else None,
+            "enabled": self.enabled,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def validate_config(spec: IntegrationSpec, config: dict[str, Any]) -> BaseModel:
+    try:
+        return spec.config_model.model_validate(config)
+    except ValidationError as error:
+        message = _validation_message(error, "config", spec.name)
+        keys = ", ".join(spec.config_model.model_fields)
+        raise ConfigError(f"{message}; valid config keys: {keys}") from None
+
+
+def validate_credentials(spec: IntegrationSpec, credentials: dict[str, Any]) -> BaseModel:
+    try:
+        return spec.credentials_model.model_validate(credentials)
+    except ValidationError as error:
+        message = _validation_message(error, "credential", spec.name)
+        keys = ", ".join(spec.credentials_model.model_fields)
+        raise ConfigError(f"{message}; {spec.name} needs --credential for: {keys}") from None
+
+
+def _plain(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in model:
+        out[key] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return out
+
+
+class Connections:
+    def __init__(self, home: Home | None = None) -> None:
+        self.home = home or Home.from_env()
+        self._cipher: Cipher | None = None
+
+    @property
+    def cipher(self) -> Cipher:
+        if self._cipher is None:
+            self._cipher = Cipher(load_key(self.home.key_file))
+        return self._cipher
+
+    def add(
+        self,
+        integration: str,
+        connection_id: str,
+        *,
+        credentials: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        frequency: str | int | timedelta | None = None,
+        enabled: bool = True,
+    ) -> Connection:
+        """Create a connection, or update one of the same integration (omitted parts kept)."""
+        spec = get_integration(integration)
+        if not _ID.match(connection_id):
+            raise ConfigError(
+                f"connection id {connection_id!r} is not valid: use 1 to 64 letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit"
+            )
+        existing = self._row(connection_id)
+        if existing is not None and existing["integration"] != integration:
+            raise ConfigError(
+                f"connection {connection_id!r} already exists for {existing['integration']}; "
+                "choose another id or remove it first"
+            )
+        merged_config = json.loads(existing["config"]) if existing is not None else {}
+        merged_config.update(config or {})
+        validated = validate_config(spec, merged_config)
+        if credentials or existing is None:
+            base = self._decrypt(existing) if existing is not None else {}
+            creds = validate_credentials(spec, {**base, **(credentials or {})})
+            blob = self.cipher.encrypt(json.dumps(_plain(creds)).encode(), connection_id)
+        else:
+            blob = existing["credentials"]
+        freq = parse_frequency(frequency) if frequency is not None else None
+        if freq is None and existing is not None and existing["frequency_seconds"]:
+            freq = timedelta(seconds=existing["frequency_seconds"])
+        now = datetime.now(UTC).isoformat()
+        stored_config = {
+            k: v for k, v in validated.model_dump(mode="json").items() if k in merged_config
+        }
+        with control_db(self.home.control_store) as db:
+            db.execute(
+                """
+                INSERT INTO connections (connection_id, integration, credentials, config,
+                    frequency_seconds, enabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connection_id) DO UPDATE SET credentials = excluded.credentials,
+                    config = excluded.config, frequency_seconds = excluded.frequency_seconds,
+                    enabled = excluded.enabled, updated_at = excluded.updated_at
+                """,
+                (
+                    connection_id,
+                    integration,
+                    blob,
+                    json.dumps(stored_config),
+                    int(freq.total_seconds()) if freq else None,
+                    int(enabled),
+                    now,
+                    now,
+                ),
+            )
+        return self.get(connection_id)
+
+    def get(self, connection_id: str) -> Connection:
+        row = self._row(connection_id)
+        if row is None:
+            raise ConfigError(
+                f"unknown connection {connection_id!r}; list them with `syncs connections list` "
+                "or add it with `syncs connections add`"
+            )
+        return self._connection(row)
+
+    def list(self, integration: str | None = None) -> list[Connection]:
+        with control_db(self.home.control_store) as db:
+            if integration:
+                rows = db.execute(
+                    "SELECT * FROM connections WHERE integration = ? ORDER BY connection_id",
+                    (integration,),
+                ).fetchall()
+            else:
+                rows = db.execute("SELECT * FROM connections ORDER BY connection_id").fetchall()
+        return [self._connection(r) for r in rows]
+
+    def remove(self, connection_id: str) -> Connection:
+        connection = self.get(connection_id)
+        with control_db(self.home.control_store) as db:
+            db.execute("DELETE FROM connections WHERE connection_id = ?", (connection_id,))
+        return connection
+
+    def set_enabled(self, connection_id: str, enabled: bool) -> Connection:
+        self.get(connection_id)
+        with control_db(self.home.control_store) as db:
+            db.execute(
+                "UPDATE connections SET enabled = ?, updated_at = ? WHERE connection_id = ?",
+                (int(enabled), datetime.now(UTC).isoformat(), connection_id),
+            )
+        return self.get(connection_id)
+
+    def credentials(self, connection: Connection) -> BaseModel:
+        row = self._row(connection.connection_id)
+        assert row is not None
+        return validate_credentials(connection.spec, self._decrypt(row))
+
+    def save_credentials(self, connection_id: str, updates: dict[str, Any]) -> None:
+        """Store refreshed credentials (an OAuth access token, say), encrypted."""
+        connection = self.get(connection_id)
+        row = self._row(connection_id)
+        assert row is not None
+        creds = validate_credentials(connection.spec, {**self._decrypt(row), **updates})
+        blob = self.cipher.encrypt(json.dumps(_plain(creds)).encode(), connection_id)
+        with control_db(self.home.control_store) as db:
+            db.execute(
+                "UPDATE connections SET credentials = ?, updated_at = ? WHERE connection_id = ?",
+                (blob, datetime.now(UTC).isoformat(), connection_id),
+            )
+
+    def _decrypt(self, row: Any) -> dict[str, Any]:
+        return json.loads(self.cipher.decrypt(row["credentials"], row["connection_id"]))
+
+    def _row(self, connection_id: str) -> Any:
+        with control_db(self.home.control_store) as db:
+            return db.execute(
+                "SELECT * FROM connections WHERE connection_id = ?", (connection_id,)
+            ).fetchone()
+
+    @staticmethod
+    def _connection(row: Any) -> Connection:
+        return Connection(
+            connection_id=row["connection_id"],
+            integration=row["integration"],
+            config=json.loads(row["config"]),
+            frequency=timedelta(seconds=row["frequency_seconds"])
+            if row["frequency_seconds"]
+            else None,
+            enabled=bool(row["enabled"]),
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+        )

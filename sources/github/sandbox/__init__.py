@@ -1,0 +1,1 @@
+"""A loopback simulator of the github API, and the demo accounts it serves."""

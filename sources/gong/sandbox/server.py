@@ -1,0 +1,849 @@
+"""A loopback simulator of Gong's API v2: calls and call transcripts.
+
+It follows Gong's public documentation closely enough that the production source runs
+against it unchanged (only ``base_url`` differs), including what makes Gong awkward to sync:
+
+* HTTP Basic authentication with a company's access key and its secret; 401 otherwise;
+* ``GET /v2/calls`` needs ``fromDateTime`` and ``toDateTime`` (ISO 8601 with a zone; from
+  inclusive, to exclusive) and filters web-conference calls on their *scheduled* time and
+  the others on their start; 100 calls a page; ``records`` carries ``totalRecords``,
+  ``currentPageSize``, ``currentPageNumber`` and, only when more pages follow, ``cursor``;
+* a filter matching no call is answered 404 with
+  ``{"requestId": ..., "errors": ["No calls found corresponding to the provided filters"]}``;
+* ``POST /v2/calls/transcript`` takes ``{"filter": {...,"callIds": [...]}, "cursor": ...}``
+  and answers ``callTranscripts``: per call its monologues (``speakerId``, ``topic``,
+  ``sentences`` with ``start``/``end`` in milliseconds and ``text``);
+* cursors are opaque signed tokens tied to their query (400 for another query or a forgery);
+* timestamps are rendered to the second in the company's UTC offset;
+* 3 requests a second and 10,000 a day per company, past which 429 with ``Retry-After``;
+  no rate-limit headers otherwise;
+* a call becomes readable only once Gong has processed it; tests can hold one back.
+
+Companies are seeded deterministically (``random.Random`` on the seed, times relative to a
+fixed epoch), so the same seed gives identical data on every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import math
+import random
+import secrets
+import string
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote, unquote
+
+from sources.gong.sandbox.seed import HALF_HOUR_MS, SEED_EPOCH, numeric_id, seed_call
+from sources.sandbox.server import (
+    Request,
+    Response,
+    SandboxClient,
+    SandboxError,
+    SandboxServer,
+    json_response,
+)
+
+_EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
+_YEAR_MS = 365 * 24 * 3600 * 1000
+
+NO_CALLS_MESSAGE = "No calls found corresponding to the provided filters"
+AUTH_MESSAGE = "Authentication failed: the access key or its secret is not valid"
+CALL_FIELDS = (
+    "id",
+    "url",
+    "title",
+    "scheduled",
+    "started",
+    "duration",
+    "primaryUserId",
+    "direction",
+    "system",
+    "scope",
+    "media",
+    "language",
+    "workspaceId",
+    "sdrDisposition",
+    "clientUniqueId",
+    "customData",
+    "purpose",
+    "meetingUrl",
+    "isPrivate",
+    "calendarEventId",
+)
+TIME_FIELDS = ("started", "scheduled")
+FIXED_FIELDS = ("id", "url")
+_CURSOR_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
+
+
+def to_ms(at: datetime) -> int:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def render_time(ms: int, offset: timedelta) -> str:
+    """Gong's timestamp form: to the second, in the company's offset (``Z`` for UTC)."""
+    at = datetime.fromtimestamp(ms // 1000, tz=timezone(offset))
+    text = at.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def parse_filter_time(value: Any, name: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time with a zone; 400 for anything else."""
+    if not isinstance(value, str):
+        raise SandboxError(400, f"{name} must be an ISO-8601 date-time string", "BAD_REQUEST")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SandboxError(400, f"Invalid {name}: {value!r}", "BAD_REQUEST") from None
+    if parsed.tzinfo is None:
+        raise SandboxError(
+            400, f"{name} must have a time zone (Z or an offset such as -07:00)", "BAD_REQUEST"
+        )
+    return to_ms(parsed)
+
+
+def _as_ms(value: Any) -> int | None:
+    """Epoch milliseconds of a datetime, epoch-millisecond number or ISO text (naive = UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_ms(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    try:
+        return to_ms(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise ValueError(f"invalid time {value!r}; give a datetime or ISO 8601 text") from None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _request_id() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(19))
+
+
+@dataclass(slots=True)
+class _Call:
+    id: str
+    fields: dict[str, Any]
+    started_ms: int
+    scheduled_ms: int | None
+    conference: bool
+    transcript: list[dict[str, Any]]
+    processed: bool = True
+
+    @property
+    def filter_ms(self) -> int:
+        """What Gong's date filters compare: the scheduled time of a web conference."""
+        if self.conference and self.scheduled_ms is not None:
+            return self.scheduled_ms
+        return self.started_ms
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.filter_ms, int(self.id))
+
+
+@dataclass
+class _Account:
+    access_key: str
+    secret: str
+    seed: int
+    workspace_id: str
+    offset: timedelta
+    rng: random.Random
+    users: list[str] = field(default_factory=list)
+    calls: dict[str, _Call] = field(default_factory=dict)
+    second_window: deque[float] = field(default_factory=deque)
+    daily_count: int = 0
+    daily_day: int = -1
+
+
+class GongSandbox(SandboxServer):
+    """Gong API v2 (``/v2/calls``, ``/v2/calls/transcript``) on 127.0.0.1, one company per
+    access key.
+
+    ``rate_limit_per_second`` and ``daily_limit`` (None disables either) are the company's
+    limits; ``page_size`` the calls a listing page holds; ``transcript_page_size`` the
+    transcripts a page holds (Gong does not document it; smaller than a batch of 100 call
+    ids by default, so a batch pages).
+    """
+
+    name = "gong"
+    rate_limit_message = "Too many requests: the API allows 3 calls per second"
+    rate_limit_category = "RATE_LIMIT"
+    server_error_message = "Internal server error"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit_per_second: int | None = 3,
+        daily_limit: int | None = 10_000,
+        page_size: int = 100,
+        transcript_page_size: int = 50,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        if page_size < 1 or transcript_page_size < 1:
+            raise ValueError("page sizes must be at least 1")
+        self.rate_limit_per_second = rate_limit_per_second
+        self.daily_limit = daily_limit
+        self.page_size = page_size
+        self.transcript_page_size = transcript_page_size
+        self._data = threading.RLock()
+        self._rate = threading.Lock()
+        self._accounts: dict[str, _Account] = {}
+        self._cursor_key = secrets.token_bytes(32)
+        self.route("GET", r"/v2/calls", self._api(self._list_calls))
+        self.route("POST", r"/v2/calls/transcript", self._api(self._transcripts))
+        self.route("GET", r"/v2/calls/(?P<id>\d+)", self._api(self._get_call))
+        admin = r"/_sandbox/gong"
+        call = admin + r"/(?P<key>[^/]+)/calls/(?P<id>\d+)"
+        self.route("POST", admin + r"/accounts", self._admin_add_account)
+        self.route("POST", admin + r"/(?P<key>[^/]+)/secret", self._admin_rotate_secret)
+        self.route("GET", admin + r"/(?P<key>[^/]+)/calls", self._admin_call_ids)
+        self.route("POST", admin + r"/(?P<key>[^/]+)/calls", self._admin_create)
+        self.route("GET", call, self._admin_get)
+        self.route("PATCH", call, self._admin_update)
+        self.route("DELETE", call, self._admin_delete)
+        self.route("GET", call + r"/transcript", self._admin_get_transcript)
+        self.route("PUT", call + r"/transcript", self._admin_set_transcript)
+        self.route("POST", call + r"/processed", self._admin_processed)
+
+    # errors
+
+    def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
+        """Gong's error shape: a request id and a list of messages."""
+        return {"requestId": _request_id(), "errors": [message]}
+
+    # companies and calls (Python API)
+
+    def add_account(
+        self,
+        access_key: str,
+        secret: str,
+        *,
+        seed: int = 0,
+        calls: int = 0,
+        workspace_id: str | None = None,
+        utc_offset_minutes: int = 0,
+    ) -> None:
+        """Create the company of ``access_key`` holding ``calls`` deterministic seeded calls."""
+        if not access_key or not secret:
+            raise ValueError("access_key and secret must be non-empty strings")
+        if calls < 0:
+            raise ValueError("calls must not be negative")
+        rng = random.Random(f"{seed}:gong")
+        taken: set[str] = set()
+        account = _Account(
+            access_key=access_key,
+            secret=secret,
+            seed=seed,
+            workspace_id=workspace_id or numeric_id(rng, taken, 18),
+            offset=timedelta(minutes=utc_offset_minutes),
+            rng=rng,
+        )
+        account.users = [numeric_id(rng, taken) for _ in range(rng.randint(3, 6))]
+        start = _EPOCH_MS - _YEAR_MS
+        step = _YEAR_MS / max(calls, 1)
+        for i in range(calls):
+            moment = start + int((i + rng.random()) * step)
+            conference = rng.random() < 0.6
+            self._new_call(account, taken, moment, conference, None, processed=True)
+        with self._data:
+            if access_key in self._accounts:
+                raise ValueError(f"account {access_key!r} already exists")
+            self._accounts[access_key] = account
+
+    def rotate_secret(self, access_key: str, secret: str | None = None) -> str:
+        """Replace the company's secret (as an admin regenerating it does); the new one."""
+        with self._data:
+            account = self._account(access_key)
+            account.secret = secret or secrets.token_urlsafe(24)
+            return account.secret
+
+    def create_call(
+        self,
+        access_key: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        started: datetime | None = None,
+        conference: bool = False,
+        transcript: list[dict[str, Any]] | None = None,
+        processed: bool = True,
+    ) -> dict[str, Any]:
+        """Record a call (by default one that just ended); returns it as the API would.
+
+        A web conference is scheduled on the half hour before it starts and filtered on that
+        time. Without ``transcript`` one is generated. With ``processed=False`` the call stays
+        unreadable until ``finish_processing``.
+        """
+        fields = dict(fields or {})
+        self._check_fields(fields)
+        now = time.time_ns() // 1_000_000
+        with self._data:
+            account = self._account(access_key)
+            call = self._new_call(
+                account, set(account.calls), now, conference, transcript, processed=processed
+            )
+            if started is not None:
+                fields = {**fields, "started": started}
+            if "started" not in fields:
+                duration = fields.get("duration", call.fields["duration"])
+                fields["started"] = now - (duration if isinstance(duration, int) else 0) * 1000
+            if "scheduled" not in fields:
+                at = _as_ms(fields["started"]) or 0
+                fields["scheduled"] = at - at % HALF_HOUR_MS if conference else at
+            self._apply(account, call, fields)
+            return self._render(account, call)
+
+    def update_call(
+        self, access_key: str, call_id: str | int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change a call's fields (``started``/``scheduled`` take a datetime or ISO text)."""
+        self._check_fields(fields)
+        with self._data:
+            account = self._account(access_key)
+            call = self._call(account, call_id)
+            self._apply(account, call, dict(fields))
+            return self._render(account, call)
+
+    def set_transcript(
+        self, access_key: str, call_id: str | int, transcript: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        if not isinstance(transcript, list) or not all(isinstance(m, dict) for m in transcript):
+            raise ValueError("transcript must be a list of monologue objects")
+        with self._data:
+            call = self._call(self._account(access_key), call_id)
+            call.transcript = copy.deepcopy(transcript)
+            return copy.deepcopy(call.transcript)
+
+    def get_transcript(self, access_key: str, call_id: str | int) -> list[dict[str, Any]]:
+        with self._data:
+            return copy.deepcopy(self._call(self._account(access_key), call_id).transcript)
+
+    def finish_processing(self, access_key: str, call_id: str | int) -> dict[str, Any]:
+        """Make a call held back as unprocessed readable."""
+        with self._data:
+            account = self._account(access_key)
+            call = self._call(account, call_id)
+            call.processed = True
+            return self._render(account, call)
+
+    def delete_call(self, access_key: str, call_id: str | int) -> None:
+        """Delete a call and its transcript for good."""
+        with self._data:
+            account = self._account(access_key)
+            self._call(account, call_id)
+            del account.calls[str(call_id)]
+
+    def get_call(self, access_key: str, call_id: str | int) -> dict[str, Any]:
+        """A call as the API renders it, processed or not; KeyError if unknown."""
+        with self._data:
+            account = self._account(access_key)
+            return self._render(account, self._call(account, call_id))
+
+    def call_ids(self, access_key: str) -> list[str]:
+        """Ids of the readable calls, in listing order (by filter time, then id)."""
+        with self._data:
+            account = self._account(access_key)
+            return [c.id for c in sorted(account.calls.values(), key=_order) if c.processed]
+
+    def reset_rate_limits(self) -> None:
+        with self._rate:
+            for account in self._accounts.values():
+                account.second_window.clear()
+                account.daily_count = 0
+
+    def _account(self, access_key: str) -> _Account:
+        account = self._accounts.get(access_key)
+        if account is None:
+            raise KeyError(f"unknown access key {access_key!r}")
+        return account
+
+    @staticmethod
+    def _call(account: _Account, call_id: str | int) -> _Call:
+        call = account.calls.get(str(call_id))
+        if call is None:
+            raise KeyError(f"unknown call {call_id!r}")
+        return call
+
+    @staticmethod
+    def _check_fields(fields: dict[str, Any]) -> None:
+        unknown = sorted(set(fields) - set(CALL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown call fields {unknown}; Gong's call fields: {CALL_FIELDS}")
+        fixed = sorted(set(fields) & set(FIXED_FIELDS))
+        if fixed:
+            raise ValueError(f"call fields {fixed} cannot be changed")
+
+    @staticmethod
+    def _apply(account: _Account, call: _Call, fields: dict[str, Any]) -> None:
+        if "started" in fields:
+            started = _as_ms(fields.pop("started"))
+            if started is None:
+                raise ValueError("started cannot be removed")
+            call.started_ms = started
+        if "scheduled" in fields:
+            call.scheduled_ms = _as_ms(fields.pop("scheduled"))
+        call.fields.update(fields)
+
+    @staticmethod
+    def _new_call(
+        account: _Account,
+        taken: set[str],
+        moment: int,
+        conference: bool,
+        transcript: list[dict[str, Any]] | None,
+        *,
+        processed: bool,
+    ) -> _Call:
+        call_id = numeric_id(account.rng, taken)
+        seeded = seed_call(account.rng, moment, conference, account.users, account.workspace_id)
+        call = _Call(
+            id=call_id,
+            fields=seeded.fields,
+            started_ms=seeded.started_ms,
+            scheduled_ms=seeded.scheduled_ms,
+            conference=conference,
+            transcript=copy.deepcopy(seeded.transcript if transcript is None else transcript),
+            processed=processed,
+        )
+        account.calls[call_id] = call
+        return call
+
+    @staticmethod
+    def _render(account: _Account, call: _Call) -> dict[str, Any]:
+        values = {
+            **call.fields,
+            "id": call.id,
+            "url": f"https://app.gong.io/call?id={call.id}",
+            "started": render_time(call.started_ms, account.offset),
+            "scheduled": None
+            if call.scheduled_ms is None
+            else render_time(call.scheduled_ms, account.offset),
+        }
+        return {name: values.get(name) for name in CALL_FIELDS}
+
+    # API plumbing: authentication and limits
+
+    def _api(
+        self, handler: Callable[[Request, _Account], Response]
+    ) -> Callable[[Request], Response]:
+        def wrapped(request: Request) -> Response:
+            account = self._authenticate(request)
+            self._charge(account)
+            return handler(request, account)
+
+        return wrapped
+
+    def _authenticate(self, request: Request) -> _Account:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        account = None
+        if scheme.lower() == "basic":
+            try:
+                key, _, secret = _unb64(token.strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                key = secret = ""
+            with self._data:
+                candidate = self._accounts.get(key)
+            if candidate is not None and hmac.compare_digest(candidate.secret, secret):
+                account = candidate
+        if account is None:
+            raise SandboxError(401, AUTH_MESSAGE, "UNAUTHORIZED")
+        return account
+
+    def _charge(self, account: _Account) -> None:
+        """Count one request against the company's limits; 429 past either of them."""
+        now = time.monotonic()
+        with self._rate:
+            today = int(time.time() // 86_400)
+            if account.daily_day != today:
+                account.daily_day, account.daily_count = today, 0
+            if self.daily_limit is not None and account.daily_count >= self.daily_limit:
+                retry = max(1, math.ceil((today + 1) * 86_400 - time.time()))
+                raise SandboxError(
+                    429,
+                    f"Too many requests: the API allows {self.daily_limit} calls per day",
+                    "RATE_LIMIT",
+                    {"Retry-After": str(retry)},
+                )
+            limit = self.rate_limit_per_second
+            if limit is not None:
+                window = account.second_window
+                while window and window[0] <= now - 1.0:
+                    window.popleft()
+                if len(window) >= limit:
+                    retry = max(1, math.ceil(window[0] + 1.0 - now))
+                    raise SandboxError(
+                        429,
+                        f"Too many requests: the API allows {limit} calls per second",
+                        "RATE_LIMIT",
+                        {"Retry-After": str(retry)},
+                    )
+                window.append(now)
+            account.daily_count += 1
+
+    # paging
+
+    def _cursor(self, fingerprint: str, last: tuple[int, int], page: int) -> str:
+        payload = _b64(json.dumps({"q": fingerprint, "after": list(last), "page": page}).encode())
+        signed = f"{_CURSOR_HEADER}.{payload}"
+        signature = hmac.new(self._cursor_key, signed.encode(), hashlib.sha256).digest()
+        return f"{signed}.{_b64(signature)}"
+
+    def _read_cursor(self, token: Any, fingerprint: str) -> tuple[tuple[int, int], int]:
+        """The last key a cursor's page ended on and the next page's number."""
+        try:
+            header, payload, signature = str(token).split(".")
+            expected = hmac.new(
+                self._cursor_key, f"{header}.{payload}".encode(), hashlib.sha256
+            ).digest()
+            if not hmac.compare_digest(_unb64(signature), expected):
+                raise ValueError("bad signature")
+            data = json.loads(_unb64(payload))
+            after = (int(data["after"][0]), int(data["after"][1]))
+            page = int(data["page"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise SandboxError(400, "Invalid cursor", "BAD_REQUEST") from None
+        if data.get("q") != fingerprint:
+            raise SandboxError(
+                400, "The cursor does not belong to this request's filter", "BAD_REQUEST"
+            )
+        return after, page
+
+    def _page(
+        self,
+        account: _Account,
+        matches: list[_Call],
+        fingerprint: str,
+        cursor: Any,
+        size: int,
+    ) -> tuple[list[_Call], dict[str, Any]]:
+        """One page of ``matches`` (sorted) after ``cursor``; 404 when nothing is left."""
+        page_number = 0
+        rest = matches
+        if cursor is not None and cursor != "":
+            after, page_number = self._read_cursor(cursor, fingerprint)
+            rest = [c for c in matches if c.order > after]
+        page = rest[:size]
+        if not page:
+            raise SandboxError(404, NO_CALLS_MESSAGE, "NOT_FOUND")
+        records: dict[str, Any] = {
+            "totalRecords": len(matches),
+            "currentPageSize": len(page),
+            "currentPageNumber": page_number,
+        }
+        if len(rest) > size:
+            records["cursor"] = self._cursor(fingerprint, page[-1].order, page_number + 1)
+        return page, records
+
+    @staticmethod
+    def _fingerprint(account: _Account, *parts: Any) -> str:
+        text = json.dumps([account.access_key, *parts], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _matching(
+        account: _Account,
+        since: int | None,
+        until: int | None,
+        workspace: str | None,
+        call_ids: set[str] | None,
+    ) -> list[_Call]:
+        calls = [
+            c
+            for c in account.calls.values()
+            if c.processed
+            and (since is None or c.filter_ms >= since)
+            and (until is None or c.filter_ms < until)
+            and (workspace is None or c.fields.get("workspaceId") == workspace)
+            and (call_ids is None or c.id in call_ids)
+        ]
+        calls.sort(key=_order)
+        return calls
+
+    # GET /v2/calls
+
+    def _list_calls(self, request: Request, account: _Account) -> Response:
+        since_text, until_text = request.arg("fromDateTime"), request.arg("toDateTime")
+        for name, value in (("fromDateTime", since_text), ("toDateTime", until_text)):
+            if not value:
+                raise SandboxError(400, f"{name} is required", "BAD_REQUEST")
+        since = parse_filter_time(since_text, "fromDateTime")
+        until = parse_filter_time(until_text, "toDateTime")
+        if since > until:
+            raise SandboxError(400, "fromDateTime must not be after toDateTime", "BAD_REQUEST")
+        workspace = request.arg("workspaceId") or None
+        fingerprint = self._fingerprint(account, "calls", since, until, workspace)
+        with self._data:
+            matches = self._matching(account, since, until, workspace, None)
+            page, records = self._page(
+                account, matches, fingerprint, request.arg("cursor"), self.page_size
+            )
+            calls = [self._render(account, c) for c in page]
+        return json_response({"requestId": _request_id(), "records": records, "calls": calls})
+
+    # GET /v2/calls/{id}
+
+    def _get_call(self, request: Request, account: _Account) -> Response:
+        with self._data:
+            call = account.calls.get(request.params["id"])
+            if call is None or not call.processed:
+                raise SandboxError(404, f"Call {request.params['id']} not found", "NOT_FOUND")
+            return json_response({"requestId": _request_id(), "call": self._render(account, call)})
+
+    # POST /v2/calls/transcript
+
+    def _transcripts(self, request: Request, account: _Account) -> Response:
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
+            raise SandboxError(400, "filter is required", "BAD_REQUEST")
+        spec = body["filter"]
+        since = spec.get("fromDateTime")
+        until = spec.get("toDateTime")
+        since_ms = None if since is None else parse_filter_time(since, "fromDateTime")
+        until_ms = None if until is None else parse_filter_time(until, "toDateTime")
+        workspace = spec.get("workspaceId")
+        ids = spec.get("callIds")
+        if ids is not None and not (
+            isinstance(ids, list) and all(isinstance(i, str) and i.isdigit() for i in ids)
+        ):
+            raise SandboxError(400, "callIds must be a list of call id strings", "BAD_REQUEST")
+        wanted = None if ids is None else set(ids)
+        fingerprint = self._fingerprint(
+            account, "transcripts", since_ms, until_ms, workspace, sorted(wanted or ())
+        )
+        with self._data:
+            matches = self._matching(account, since_ms, until_ms, workspace, wanted)
+            page, records = self._page(
+                account, matches, fingerprint, body.get("cursor"), self.transcript_page_size
+            )
+            transcripts = [
+                {"callId": c.id, "transcript": copy.deepcopy(c.transcript)} for c in page
+            ]
+        return json_response(
+            {"requestId": _request_id(), "records": records, "callTranscripts": transcripts}
+        )
+
+    # admin endpoints
+
+    def _admin_add_account(self, request: Request) -> Response:
+        payload = self._payload(request)
+        try:
+            key, secret = str(payload["access_key"]), str(payload["secret"])
+            self.add_account(
+                key,
+                secret,
+                seed=int(payload.get("seed", 0)),
+                calls=int(payload.get("calls", 0)),
+                workspace_id=payload.get("workspace_id"),
+                utc_offset_minutes=int(payload.get("utc_offset_minutes", 0)),
+            )
+        except KeyError:
+            raise SandboxError(400, "access_key and secret are required", "BAD_REQUEST") from None
+        except ValueError as exc:
+            status = 409 if "already exists" in str(exc) else 400
+            raise SandboxError(status, str(exc), "BAD_REQUEST") from None
+        return json_response({"access_key": key, "calls": int(payload.get("calls", 0))}, 201)
+
+    def _key(self, request: Request) -> str:
+        return unquote(request.params["key"])
+
+    def _admin_rotate_secret(self, request: Request) -> Response:
+        secret = self._payload(request).get("secret")
+        key = self._key(request)
+        return self._admin_call(lambda: {"secret": self.rotate_secret(key, secret)})
+
+    def _admin_call_ids(self, request: Request) -> Response:
+        key = self._key(request)
+        return self._admin_call(lambda: {"ids": self.call_ids(key)})
+
+    def _admin_create(self, request: Request) -> Response:
+        payload = self._payload(request)
+        key = self._key(request)
+        started = payload.get("started")
+
+        def create() -> dict[str, Any]:
+            return self.create_call(
+                key,
+                payload.get("fields") or {},
+                started=None if started is None else _parse_admin_time(started),
+                conference=bool(payload.get("conference", False)),
+                transcript=payload.get("transcript"),
+                processed=bool(payload.get("processed", True)),
+            )
+
+        return self._admin_call(create, 201)
+
+    def _admin_get(self, request: Request) -> Response:
+        key, call_id = self._key(request), request.params["id"]
+        return self._admin_call(lambda: self.get_call(key, call_id))
+
+    def _admin_update(self, request: Request) -> Response:
+        fields = self._payload(request).get("fields") or {}
+        key, call_id = self._key(request), request.params["id"]
+        return self._admin_call(lambda: self.update_call(key, call_id, fields))
+
+    def _admin_delete(self, request: Request) -> Response:
+        key, call_id = self._key(request), request.params["id"]
+
+        def delete() -> dict[str, Any]:
+            self.delete_call(key, call_id)
+            return {"deleted": call_id}
+
+        return self._admin_call(delete)
+
+    def _admin_get_transcript(self, request: Request) -> Response:
+        key, call_id = self._key(request), request.params["id"]
+        return self._admin_call(lambda: {"transcript": self.get_transcript(key, call_id)})
+
+    def _admin_set_transcript(self, request: Request) -> Response:
+        transcript = self._payload(request).get("transcript")
+        key, call_id = self._key(request), request.params["id"]
+        return self._admin_call(
+            lambda: {"transcript": self.set_transcript(key, call_id, transcript)}  # type: ignore[arg-type]
+        )
+
+    def _admin_processed(self, request: Request) -> Response:
+        key, call_id = self._key(request), request.params["id"]
+        return self._admin_call(lambda: self.finish_processing(key, call_id))
+
+
+def _order(call: _Call) -> tuple[int, int]:
+    return call.order
+
+
+def _parse_admin_time(value: Any) -> datetime:
+    ms = parse_filter_time(value, "started")
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+def _time_json(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).isoformat()
+
+
+class GongSandboxClient(SandboxClient):
+    """The ``GongSandbox`` Python API over HTTP, for a sandbox in another process."""
+
+    def _base(self, access_key: str) -> str:
+        return f"/_sandbox/gong/{quote(access_key, safe='')}"
+
+    def _target(self, access_key: str, call_id: str | int) -> str:
+        return f"{self._base(access_key)}/calls/{quote(str(call_id), safe='')}"
+
+    def add_account(
+        self,
+        access_key: str,
+        secret: str,
+        *,
+        seed: int = 0,
+        calls: int = 0,
+        workspace_id: str | None = None,
+        utc_offset_minutes: int = 0,
+    ) -> None:
+        payload = {
+            "access_key": access_key,
+            "secret": secret,
+            "seed": seed,
+            "calls": calls,
+            "workspace_id": workspace_id,
+            "utc_offset_minutes": utc_offset_minutes,
+        }
+        self._call("POST", "/_sandbox/gong/accounts", payload)
+
+    def rotate_secret(self, access_key: str, secret: str | None = None) -> str:
+        answer = self._call("POST", f"{self._base(access_key)}/secret", {"secret": secret})
+        return str(answer["secret"])
+
+    def create_call(
+        self,
+        access_key: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        started: datetime | None = None,
+        conference: bool = False,
+        transcript: list[dict[str, Any]] | None = None,
+        processed: bool = True,
+    ) -> dict[str, Any]:
+        payload = {
+            "fields": fields or {},
+            "started": _time_json(started),
+            "conference": conference,
+            "transcript": transcript,
+            "processed": processed,
+        }
+        return dict(self._call("POST", f"{self._base(access_key)}/calls", payload))
+
+    def update_call(
+        self, access_key: str, call_id: str | int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        payload = {
+            "fields": {
+                k: _time_json(v) if isinstance(v, datetime) else v for k, v in fields.items()
+            }
+        }
+        return dict(self._call("PATCH", self._target(access_key, call_id), payload))
+
+    def set_transcript(
+        self, access_key: str, call_id: str | int, transcript: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        target = self._target(access_key, call_id) + "/transcript"
+        return list(self._call("PUT", target, {"transcript": transcript})["transcript"])
+
+    def get_transcript(self, access_key: str, call_id: str | int) -> list[dict[str, Any]]:
+        target = self._target(access_key, call_id) + "/transcript"
+        return list(self._call("GET", target)["transcript"])
+
+    def finish_processing(self, access_key: str, call_id: str | int) -> dict[str, Any]:
+        return dict(self._call("POST", self._target(access_key, call_id) + "/processed"))
+
+    def delete_call(self, access_key: str, call_id: str | int) -> None:
+        self._call("DELETE", self._target(access_key, call_id))
+
+    def get_call(self, access_key: str, call_id: str | int) -> dict[str, Any]:
+        return dict(self._call("GET", self._target(access_key, call_id)))
+
+    def call_ids(self, access_key: str) -> list[str]:
+        return [str(i) for i in self._call("GET", f"{self._base(access_key)}/calls")["ids"]]
+
+    # The verbs ``syncs sandbox gong --url ... create|update|erase KEY calls [ID] [K=V ...]``
+    # uses, shared by every integration's sandbox client.
+
+    def create(self, access_key: str, object_type: str, fields: dict[str, Any]) -> dict[str, Any]:
+        _only_calls(object_type)
+        return self.create_call(access_key, fields)
+
+    def update(
+        self, access_key: str, object_type: str, call_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        _only_calls(object_type)
+        return self.update_call(access_key, call_id, fields)
+
+    def erase(self, access_key: str, object_type: str, call_id: str) -> None:
+        _only_calls(object_type)
+        self.delete_call(access_key, call_id)
+
+
+def _only_calls(object_type: str) -> None:
+    if object_type != "calls":
+        raise ValueError(f"the Gong sandbox holds 'calls', not {object_type!r}")

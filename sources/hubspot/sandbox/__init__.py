@@ -1,0 +1,1 @@
+"""A loopback simulator of the hubspot API, and the demo accounts it serves."""

@@ -1,0 +1,1429 @@
+"""A loopback simulator of HubSpot's CRM v3 objects and search APIs.
+
+It follows HubSpot's public documentation closely enough that the production source runs
+against it unchanged (only ``base_url`` differs), including what makes HubSpot awkward to sync:
+
+* every property value is a string (or null); ``createdAt``/``updatedAt`` are ISO 8601 with
+  milliseconds, and the ``createdate``/last-modified/``hs_object_id`` properties mirror them;
+* the list endpoint pages with an opaque ``after`` cursor and an absolute ``paging.next.link``;
+  archived records are only listed with ``archived=true``;
+* the search endpoint pages by numeric offset, caps any query at 10,000 results (400 beyond it,
+  no ``paging.next`` at it), has its own per-second limit and sends no rate-limit headers;
+* other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
+  rolling limit, per account (private-app token).
+
+Accounts are seeded deterministically (``random.Random`` on the seed, timestamps relative to a
+fixed epoch), so the same seed gives identical data on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+import time
+import uuid
+from bisect import bisect_left, insort
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, overload
+from urllib.parse import quote, unquote, urlencode
+
+from sources.sandbox.server import (
+    Request,
+    Response,
+    SandboxClient,
+    SandboxError,
+    SandboxServer,
+    iter_query_list,
+    json_bytes,
+    json_response,
+)
+
+OBJECT_TYPES = ("contacts", "companies", "deals")
+OBJECT_ALIASES = {
+    "contacts": "contacts",
+    "contact": "contacts",
+    "0-1": "contacts",
+    "companies": "companies",
+    "company": "companies",
+    "0-2": "companies",
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
+}
+LAST_MODIFIED_PROPERTY = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "company",
+        "jobtitle",
+        "lifecyclestage",
+        "city",
+        "state",
+        "country",
+        "website",
+        "hs_lead_status",
+        "createdate",
+        "lastmodifieddate",
+        "hs_object_id",
+    ),
+    "companies": (
+        "name",
+        "domain",
+        "industry",
+        "city",
+        "state",
+        "country",
+        "phone",
+        "numberofemployees",
+        "annualrevenue",
+        "lifecyclestage",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ),
+    "deals": (
+        "dealname",
+        "amount",
+        "dealstage",
+        "pipeline",
+        "closedate",
+        "hubspot_owner_id",
+        "dealtype",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ),
+}
+DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": tuple(
+        sorted(("firstname", "lastname", "email", "createdate", "lastmodifieddate", "hs_object_id"))
+    ),
+    "companies": tuple(
+        sorted(("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"))
+    ),
+    "deals": tuple(
+        sorted(
+            (
+                "dealname",
+                "amount",
+                "dealstage",
+                "pipeline",
+                "closedate",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            )
+        )
+    ),
+}
+SEARCH_TEXT_PROPERTIES = {
+    "contacts": ("firstname", "lastname", "email", "phone", "company", "website"),
+    "companies": ("name", "domain", "phone", "website"),
+    "deals": ("dealname",),
+}
+DATETIME_PROPERTIES = frozenset(
+    {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate"}
+)
+NUMBER_PROPERTIES = frozenset({"amount", "numberofemployees", "annualrevenue", "hs_object_id"})
+
+SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
+_YEAR_MS = 365 * 24 * 3600 * 1000
+
+AUTH_MESSAGE = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
+    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+RATE_INTERVAL_MS = 10_000
+MAX_LIST_LIMIT = 100
+MAX_SEARCH_LIMIT = 200
+MAX_FILTER_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS = 25
+OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
+
+
+def to_ms(at: datetime) -> int:
+    """Milliseconds since the Unix epoch; a naive datetime is taken as UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def iso_ms(ms: int) -> str:
+    """HubSpot's timestamp format: ``2024-01-02T03:04:05.678Z``."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def parse_time(value: Any) -> int | None:
+    """Millisecond epoch from an epoch-millisecond number/string, an ISO timestamp or a date."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return to_ms(parsed)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _as_property_value(value: Any) -> str | None:
+    """HubSpot stores every property value as a string."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return iso_ms(to_ms(value))
+    return str(value)
+
+
+@dataclass(slots=True)
+class _Record:
+    id: int
+    properties: dict[str, str | None]
+    created_ms: int
+    updated_ms: int
+    archived_ms: int | None = None
+    rev: int = 0
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_ms is not None
+
+
+@dataclass
+class _Store:
+    records: dict[int, _Record] = field(default_factory=dict)
+    active: list[int] = field(default_factory=list)
+    archived: list[int] = field(default_factory=list)
+    next_id: int = 1
+    fragments: dict[tuple[str, ...], dict[int, tuple[int, bytes]]] = field(default_factory=dict)
+    modified_index: tuple[int, list[tuple[int, int]]] | None = None
+
+
+@dataclass
+class _Account:
+    token: str
+    seed: int
+    stores: dict[str, _Store] = field(default_factory=lambda: {t: _Store() for t in OBJECT_TYPES})
+    custom_properties: dict[str, set[str]] = field(
+        default_factory=lambda: {t: set() for t in OBJECT_TYPES}
+    )
+    version: int = 0
+    ten_second_window: deque[float] = field(default_factory=deque)
+    search_window: deque[float] = field(default_factory=deque)
+    daily_count: int = 0
+    daily_day: int = -1
+
+    def known_properties(self, object_type: str) -> set[str]:
+        return set(PROPERTIES[object_type]) | self.custom_properties[object_type]
+
+
+# Seed data vocabularies.
+_FIRST_NAMES = (
+    "Ava", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Lucas", "Mia", "Ethan",
+    "Isabella", "Hugo", "Amelia", "Leo", "Chloe", "Arjun", "Yuki", "Fatima", "Omar", "Zoe",
+    "Priya", "Jonas", "Elena", "Marco", "Nina", "Kai", "Lena", "Diego", "Sara", "Tomás",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Smith", "Garcia", "Müller", "Rossi", "Kim", "Nguyen", "Silva", "Patel", "Cohen", "Novak",
+    "Dubois", "Jensen", "Tanaka", "Okafor", "Larsen", "Moreau", "Kowalski", "Haddad", "Berg",
+    "O'Brien", "Fischer", "Costa", "Ivanova", "Schmidt", "Lopez", "Wright", "Ahmed", "Walsh",
+)  # fmt: skip
+_PLACES = (
+    ("Boston", "MA", "United States"),
+    ("Austin", "TX", "United States"),
+    ("Seattle", "WA", "United States"),
+    ("Denver", "CO", "United States"),
+    ("New York", "NY", "United States"),
+    ("Toronto", "ON", "Canada"),
+    ("London", None, "United Kingdom"),
+    ("Dublin", None, "Ireland"),
+    ("Berlin", None, "Germany"),
+    ("Paris", None, "France"),
+    ("Lisbon", None, "Portugal"),
+    ("Sydney", "NSW", "Australia"),
+)
+_JOB_TITLES = (
+    "CEO", "CTO", "VP Sales", "Head of Marketing", "Account Executive", "Data Engineer",
+    "Product Manager", "Operations Lead", "Customer Success Manager", "Software Engineer",
+)  # fmt: skip
+_CONTACT_STAGES = (
+    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+    "customer", "evangelist", "other",
+)  # fmt: skip
+_LEAD_STATUSES = (
+    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
+    "CONNECTED", "BAD_TIMING",
+)  # fmt: skip
+_COMPANY_STAGES = ("lead", "opportunity", "customer", "evangelist", "other")
+_INDUSTRIES = (
+    "COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
+    "MARKETING_AND_ADVERTISING", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INTERNET",
+    "CONSTRUCTION", "EDUCATION_MANAGEMENT", "TELECOMMUNICATIONS", "LOGISTICS_AND_SUPPLY_CHAIN",
+)  # fmt: skip
+_COMPANY_WORDS = (
+    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
+    "Tyrell", "Cyberdyne", "Wonka", "Oscorp", "Pied Piper", "Nakatomi", "Massive Dynamic",
+)  # fmt: skip
+_COMPANY_SUFFIXES = ("Inc", "LLC", "Group", "Labs", "Systems", "Partners", "GmbH", "Ltd")
+_DEAL_STAGES = (
+    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
+    "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
+)  # fmt: skip
+_DEAL_KINDS = ("Renewal", "Expansion", "New license", "Pilot", "Upgrade", "Services")
+_OWNER_IDS = ("41234567", "52345678", "63456789", "74567890")
+
+
+def _timeline(rng: random.Random, count: int) -> list[tuple[int, int]]:
+    """(createdAt, updatedAt) pairs spread over the year before ``SEED_EPOCH``, ascending-ish."""
+    out: list[tuple[int, int]] = []
+    start = _EPOCH_MS - _YEAR_MS
+    step = _YEAR_MS / max(count, 1)
+    for i in range(count):
+        created = start + int((i + rng.random()) * step)
+        remaining = _EPOCH_MS - created
+        updated = created + int(rng.random() ** 3 * remaining)
+        out.append((created, updated))
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower().replace("ü", "u").replace("á", "a"))
+
+
+def _seed_companies(rng: random.Random, count: int) -> list[dict[str, str | None]]:
+    rows: list[dict[str, str | None]] = []
+    for i in range(count):
+        word = rng.choice(_COMPANY_WORDS)
+        name = f"{word} {rng.choice(_COMPANY_SUFFIXES)}" + (f" {i}" if i >= 16 else "")
+        domain = f"{_slug(word)}{i}.example.com"
+        city, state, country = rng.choice(_PLACES)
+        rows.append(
+            {
+                "name": name,
+                "domain": domain,
+                "industry": rng.choice(_INDUSTRIES) if rng.random() < 0.9 else None,
+                "city": city,
+                "state": state,
+                "country": country,
+                "phone": f"+1 555-{rng.randrange(1000, 10000)}" if rng.random() < 0.7 else None,
+                "numberofemployees": str(rng.choice((5, 12, 25, 50, 120, 250, 800, 2500))),
+                "annualrevenue": str(rng.randrange(1, 500) * 100_000)
+                if rng.random() < 0.8
+                else None,
+                "lifecyclestage": rng.choice(_COMPANY_STAGES),
+            }
+        )
+    return rows
+
+
+def _seed_contacts(
+    rng: random.Random, count: int, companies: list[dict[str, str | None]]
+) -> list[dict[str, str | None]]:
+    rows: list[dict[str, str | None]] = []
+    for i in range(count):
+        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        if companies:
+            employer = rng.choice(companies)
+            company, domain = employer["name"], employer["domain"]
+        else:
+            word = rng.choice(_COMPANY_WORDS)
+            company, domain = (
+                f"{word} {rng.choice(_COMPANY_SUFFIXES)}",
+                f"{_slug(word)}.example.com",
+            )
+        city, state, country = rng.choice(_PLACES)
+        rows.append(
+            {
+                "firstname": first,
+                "lastname": last,
+                "email": f"{_slug(first)}.{_slug(last)}{i}@{domain}",
+                "phone": f"+1 555-{rng.randrange(1000, 10000)}" if rng.random() < 0.6 else None,
+                "company": company,
+                "jobtitle": rng.choice(_JOB_TITLES) if rng.random() < 0.8 else None,
+                "lifecyclestage": rng.choice(_CONTACT_STAGES),
+                "city": city,
+                "state": state,
+                "country": country,
+                "website": f"http://www.{domain}" if rng.random() < 0.5 else None,
+                "hs_lead_status": rng.choice(_LEAD_STATUSES) if rng.random() < 0.7 else None,
+            }
+        )
+    return rows
+
+
+def _seed_deals(
+    rng: random.Random, count: int, companies: list[dict[str, str | None]]
+) -> list[dict[str, str | None]]:
+    rows: list[dict[str, str | None]] = []
+    for _ in range(count):
+        buyer = rng.choice(companies)["name"] if companies else rng.choice(_COMPANY_WORDS)
+        close = _EPOCH_MS + rng.randrange(-300, 120) * 86_400_000
+        rows.append(
+            {
+                "dealname": f"{buyer} - {rng.choice(_DEAL_KINDS)}",
+                "amount": str(rng.randrange(5, 500) * 100) if rng.random() < 0.9 else None,
+                "dealstage": rng.choice(_DEAL_STAGES),
+                "pipeline": "default",
+                "closedate": iso_ms(close) if rng.random() < 0.8 else None,
+                "hubspot_owner_id": rng.choice(_OWNER_IDS) if rng.random() < 0.85 else None,
+                "dealtype": rng.choice(("newbusiness", "existingbusiness")),
+            }
+        )
+    return rows
+
+
+class HubSpotSandbox(SandboxServer):
+    """HubSpot CRM v3 (``/crm/v3/objects/...``) on 127.0.0.1, one account per token.
+
+    ``rate_limit_per_10s`` (None disables) is the per-account ten-second rolling limit of the
+    non-search endpoints; ``search_rate_per_second`` (None disables) the search limit;
+    ``search_cap`` the number of results a search query can page through; ``daily_limit``
+    (None disables) the per-account daily allowance.
+    """
+
+    not_found_category = "OBJECT_NOT_FOUND"
+    bad_request_category = "VALIDATION_ERROR"
+
+    name = "hubspot"
+    rate_limit_message = "You have reached your ten_secondly_rolling limit."
+    rate_limit_category = "TEN_SECONDLY_ROLLING"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit_per_10s: int | None = 190,
+        search_rate_per_second: int | None = 5,
+        search_cap: int = 10_000,
+        daily_limit: int | None = 650_000,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self.rate_limit_per_10s = rate_limit_per_10s
+        self.search_rate_per_second = search_rate_per_second
+        self.search_cap = search_cap
+        self.daily_limit = daily_limit
+        self._data = threading.RLock()
+        self._rate = threading.Lock()
+        self._accounts: dict[str, _Account] = {}
+        self._search_cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
+        obj = r"/crm/v3/objects/(?P<object>[^/]+)"
+        self.route("GET", obj, self._api(self._list))
+        self.route("POST", obj + r"/search", self._api(self._search, search=True))
+        self.route("GET", obj + r"/(?P<id>[^/]+)", self._api(self._get_one))
+        admin = r"/_sandbox/hubspot"
+        target = admin + r"/(?P<token>[^/]+)/(?P<object>[^/]+)"
+        self.route("POST", admin + r"/accounts", self._admin_add_account)
+        self.route("GET", target, self._admin_ids)
+        self.route("POST", target, self._admin_create)
+        self.route("GET", target + r"/(?P<id>\d+)", self._admin_get)
+        self.route("PATCH", target + r"/(?P<id>\d+)", self._admin_update)
+        self.route("DELETE", target + r"/(?P<id>\d+)", self._admin_archive)
+        self.route("POST", target + r"/(?P<id>\d+)/restore", self._admin_restore)
+        self.route("POST", target + r"/(?P<id>\d+)/erase", self._admin_erase)
+
+    # errors
+
+    def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
+        """HubSpot's error shape; for 429 ``category`` is the rate-limit policy name."""
+        correlation = str(uuid.uuid4())
+        if status == 429:
+            return {
+                "status": "error",
+                "message": message,
+                "errorType": "RATE_LIMIT",
+                "correlationId": correlation,
+                "policyName": category,
+            }
+        return {
+            "status": "error",
+            "message": message,
+            "correlationId": correlation,
+            "category": category,
+        }
+
+    def fault_headers(self, request: Request, status: int) -> dict[str, str]:
+        if status != 429 or request.path.endswith("/search") or self.rate_limit_per_10s is None:
+            return {}
+        return {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(RATE_INTERVAL_MS),
+            "X-HubSpot-RateLimit-Max": str(self.rate_limit_per_10s),
+            "X-HubSpot-RateLimit-Remaining": "0",
+        }
+
+    # accounts and records (Python API)
+
+    def add_account(
+        self,
+        token: str,
+        *,
+        seed: int = 0,
+        contacts: int = 0,
+        companies: int = 0,
+        deals: int = 0,
+    ) -> None:
+        """Create the account of private-app ``token`` holding deterministic seeded records."""
+        if not token:
+            raise ValueError("token must be a non-empty string")
+        account = _Account(token=token, seed=seed)
+        company_rows = _seed_companies(random.Random(f"{seed}:companies"), companies)
+        seeded = {
+            "companies": company_rows,
+            "contacts": _seed_contacts(random.Random(f"{seed}:contacts"), contacts, company_rows),
+            "deals": _seed_deals(random.Random(f"{seed}:deals"), deals, company_rows),
+        }
+        for object_type, rows in seeded.items():
+            store = account.stores[object_type]
+            times = _timeline(random.Random(f"{seed}:{object_type}:time"), len(rows))
+            for props, (created, updated) in zip(rows, times, strict=True):
+                record = self._new_record(object_type, store, props, created)
+                self._touch(object_type, record, updated)
+        with self._data:
+            if token in self._accounts:
+                raise ValueError(f"account {token!r} already exists")
+            self._accounts[token] = account
+
+    def tokens(self) -> list[str]:
+        with self._data:
+            return list(self._accounts)
+
+    def create(
+        self,
+        token: str,
+        object_type: str,
+        properties: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Create a record (created and modified at ``at`` or now); returns it as the API would."""
+        when = to_ms(at) if at is not None else _now_ms()
+        with self._data:
+            account, object_type, store = self._locate(token, object_type)
+            self._register_properties(account, object_type, properties)
+            record = self._new_record(object_type, store, properties, when)
+            account.version += 1
+            return self._render(record, None, object_type, all_properties=True)
+
+    def update(
+        self,
+        token: str,
+        object_type: str,
+        record_id: str | int,
+        properties: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Merge ``properties`` into a live record and bump its modification time."""
+        when = to_ms(at) if at is not None else _now_ms()
+        with self._data:
+            account, object_type, store = self._locate(token, object_type)
+            record = self._record(store, record_id, archived=False)
+            self._register_properties(account, object_type, properties)
+            for name, value in properties.items():
+                if name not in ("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]):
+                    record.properties[name] = _as_property_value(value)
+            self._touch(object_type, record, when)
+            account.version += 1
+            return self._render(record, None, object_type, all_properties=True)
+
+    def archive(
+        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Archive (soft-delete) a live record, as ``DELETE /crm/v3/objects/...`` does."""
+        when = to_ms(at) if at is not None else _now_ms()
+        with self._data:
+            account, object_type, store = self._locate(token, object_type)
+            record = self._record(store, record_id, archived=False)
+            return self._set_archived(account, object_type, store, record, when)
+
+    def restore(
+        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Bring an archived record back, modified at ``at`` or now."""
+        when = to_ms(at) if at is not None else _now_ms()
+        with self._data:
+            account, object_type, store = self._locate(token, object_type)
+            record = self._record(store, record_id, archived=True)
+            return self._set_archived(account, object_type, store, record, when, archived=False)
+
+    def _set_archived(
+        self,
+        account: _Account,
+        object_type: str,
+        store: _Store,
+        record: _Record,
+        when: int,
+        *,
+        archived: bool = True,
+    ) -> dict[str, Any]:
+        """Move a record between the live and archived lists, modified at ``when``."""
+        record.archived_ms = when if archived else None
+        self._touch(object_type, record, when)
+        source, target = (
+            (store.active, store.archived) if archived else (store.archived, store.active)
+        )
+        source.pop(bisect_left(source, record.id))
+        insort(target, record.id)
+        account.version += 1
+        return self._render(record, None, object_type, all_properties=True)
+
+    def erase(self, token: str, object_type: str, record_id: str | int) -> None:
+        """Delete a record (live or archived) for good, as a GDPR delete does: no trace is left."""
+        with self._data:
+            account, object_type, store = self._locate(token, object_type)
+            record = self._record(store, record_id, archived=None)
+            ids = store.archived if record.archived else store.active
+            ids.pop(bisect_left(ids, record.id))
+            del store.records[record.id]
+            account.version += 1
+
+    def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
+        """A record (live or archived) with all its properties; KeyError if unknown."""
+        with self._data:
+            _, object_type, store = self._locate(token, object_type)
+            record = self._record(store, record_id, archived=None)
+            return self._render(record, None, object_type, all_properties=True)
+
+    def ids(self, token: str, object_type: str, archived: bool = False) -> list[str]:
+        """Ids of the live (or archived) records, ascending."""
+        with self._data:
+            _, _, store = self._locate(token, object_type)
+            return [str(i) for i in (store.archived if archived else store.active)]
+
+    def reset_rate_limits(self) -> None:
+        with self._rate:
+            for account in self._accounts.values():
+                account.ten_second_window.clear()
+                account.search_window.clear()
+                account.daily_count = 0
+
+    def _locate(self, token: str, object_type: str) -> tuple[_Account, str, _Store]:
+        account = self._accounts.get(token)
+        if account is None:
+            raise KeyError(f"unknown account token {token!r}")
+        canonical = OBJECT_ALIASES.get(object_type)
+        if canonical is None:
+            raise KeyError(f"unknown object type {object_type!r}")
+        return account, canonical, account.stores[canonical]
+
+    @staticmethod
+    def _record(store: _Store, record_id: str | int, *, archived: bool | None) -> _Record:
+        try:
+            record = store.records[int(record_id)]
+        except (KeyError, ValueError):
+            raise KeyError(f"unknown record {record_id!r}") from None
+        if archived is not None and record.archived != archived:
+            state = "archived" if record.archived else "not archived"
+            raise KeyError(f"record {record_id!r} is {state}")
+        return record
+
+    @staticmethod
+    def _register_properties(
+        account: _Account, object_type: str, properties: dict[str, Any]
+    ) -> None:
+        known = PROPERTIES[object_type]
+        account.custom_properties[object_type].update(p for p in properties if p not in known)
+
+    @staticmethod
+    def _new_record(
+        object_type: str, store: _Store, properties: dict[str, Any], created: int
+    ) -> _Record:
+        record_id = store.next_id
+        store.next_id += 1
+        props: dict[str, str | None] = {p: None for p in PROPERTIES[object_type]}
+        props.update({k: _as_property_value(v) for k, v in properties.items()})
+        props["hs_object_id"] = str(record_id)
+        props["createdate"] = iso_ms(created)
+        record = _Record(record_id, props, created, created)
+        HubSpotSandbox._touch(object_type, record, created)
+        store.records[record_id] = record
+        store.active.append(record_id)
+        return record
+
+    @staticmethod
+    def _touch(object_type: str, record: _Record, when: int) -> None:
+        record.rev += 1
+        record.updated_ms = when
+        record.properties[LAST_MODIFIED_PROPERTY[object_type]] = iso_ms(when)
+
+    def _rendered(
+        self, store: _Store, ids: Iterable[int], names: tuple[str, ...], object_type: str
+    ) -> bytes:
+        """The records as comma-joined JSON; each record is serialized once per revision
+        and property selection, so large pages cost the sandbox almost nothing."""
+        fragments = store.fragments.setdefault(names, {})
+        parts = []
+        for i in ids:
+            record = store.records[i]
+            cached = fragments.get(i)
+            if cached is None or cached[0] != record.rev:
+                cached = (record.rev, json_bytes(self._render(record, names, object_type)))
+                fragments[i] = cached
+            parts.append(cached[1])
+        return b",".join(parts)
+
+    @staticmethod
+    def _render(
+        record: _Record,
+        names: Iterable[str] | None,
+        object_type: str,
+        *,
+        all_properties: bool = False,
+    ) -> dict[str, Any]:
+        props = record.properties
+        if all_properties:
+            selected = {k: props[k] for k in sorted(props)}
+        else:
+            selected = {k: props.get(k) for k in names or DEFAULT_PROPERTIES[object_type]}
+        out: dict[str, Any] = {
+            "id": str(record.id),
+            "properties": selected,
+            "createdAt": iso_ms(record.created_ms),
+            "updatedAt": iso_ms(record.updated_ms),
+            "archived": record.archived,
+        }
+        if record.archived_ms is not None:
+            out["archivedAt"] = iso_ms(record.archived_ms)
+        return out
+
+    # API plumbing: authentication, rate limits, headers
+
+    def _api(
+        self, handler: Callable[[Request, _Account], Response], *, search: bool = False
+    ) -> Callable[[Request], Response]:
+        def wrapped(request: Request) -> Response:
+            account = self._authenticate(request)
+            headers = self._charge(account, search=search)
+            try:
+                response = handler(request, account)
+            except SandboxError as exc:
+                exc.headers = {**headers, **exc.headers}
+                raise
+            response.headers = {**headers, **response.headers}
+            return response
+
+        return wrapped
+
+    def _authenticate(self, request: Request) -> _Account:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        account = self._accounts.get(token.strip()) if scheme.lower() == "bearer" else None
+        if account is None:
+            raise SandboxError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+        return account
+
+    def _charge(self, account: _Account, *, search: bool) -> dict[str, str]:
+        """Count one request against the account's limits; the rate-limit headers to send."""
+        now = time.monotonic()
+        with self._rate:
+            today = int(time.time() // 86_400)
+            if account.daily_day != today:
+                account.daily_day, account.daily_count = today, 0
+            if self.daily_limit is not None and account.daily_count >= self.daily_limit:
+                retry = max(1, math.ceil((today + 1) * 86_400 - time.time()))
+                raise SandboxError(
+                    429,
+                    "You have reached your daily limit.",
+                    "DAILY",
+                    {"Retry-After": str(retry), **self._daily_headers(account)},
+                )
+            if search:
+                window = account.search_window
+                if self.search_rate_per_second is not None:
+                    while window and window[0] <= now - 1.0:
+                        window.popleft()
+                    if len(window) >= self.search_rate_per_second:
+                        raise SandboxError(
+                            429,
+                            "You have reached your secondly limit.",
+                            "SECONDLY",
+                            {"Retry-After": "1"},
+                        )
+                    window.append(now)
+                account.daily_count += 1
+                return {}
+            headers: dict[str, str] = {}
+            limit = self.rate_limit_per_10s
+            if limit is not None:
+                window = account.ten_second_window
+                while window and window[0] <= now - RATE_INTERVAL_MS / 1000:
+                    window.popleft()
+                if len(window) >= limit:
+                    retry = max(1, math.ceil(window[0] + RATE_INTERVAL_MS / 1000 - now))
+                    raise SandboxError(
+                        429,
+                        self.rate_limit_message,
+                        self.rate_limit_category,
+                        {
+                            "Retry-After": str(retry),
+                            **self._interval_headers(limit, 0),
+                            **self._daily_headers(account),
+                        },
+                    )
+                window.append(now)
+                headers.update(self._interval_headers(limit, limit - len(window)))
+            account.daily_count += 1
+            headers.update(self._daily_headers(account))
+            return headers
+
+    @staticmethod
+    def _interval_headers(limit: int, remaining: int) -> dict[str, str]:
+        return {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(RATE_INTERVAL_MS),
+            "X-HubSpot-RateLimit-Max": str(limit),
+            "X-HubSpot-RateLimit-Remaining": str(max(remaining, 0)),
+        }
+
+    def _daily_headers(self, account: _Account) -> dict[str, str]:
+        if self.daily_limit is None:
+            return {}
+        return {
+            "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(
+                max(self.daily_limit - account.daily_count, 0)
+            ),
+        }
+
+    @staticmethod
+    def _object_store(account: _Account, name: str) -> tuple[str, _Store]:
+        object_type = OBJECT_ALIASES.get(name)
+        if object_type is None:
+            raise SandboxError(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
+        return object_type, account.stores[object_type]
+
+    @staticmethod
+    def _selected(
+        account: _Account, object_type: str, requested: list[str] | None
+    ) -> tuple[str, ...]:
+        """Requested properties that exist, plus the ones HubSpot always returns."""
+        if not requested:
+            return DEFAULT_PROPERTIES[object_type]
+        known = account.known_properties(object_type)
+        names = {p for p in requested if p in known}
+        names.update(("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]))
+        return tuple(sorted(names))
+
+    # GET /crm/v3/objects/{object}
+
+    def _list(self, request: Request, account: _Account) -> Response:
+        object_type, store = self._object_store(account, request.params["object"])
+        limit = min(_int_param(request.arg("limit"), "limit", 10, minimum=1), MAX_LIST_LIMIT)
+        after = _int_param(request.arg("after") or None, "after", 0, minimum=0)
+        archived = _bool_param(request.arg("archived"), "archived")
+        names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
+        with self._data:
+            ids = store.archived if archived else store.active
+            start = bisect_left(ids, after)
+            page = ids[start : start + limit]
+            more = start + limit < len(ids)
+            results = self._rendered(store, page, names, object_type)
+        body = b'{"results":[' + results + b"]"
+        if more:
+            cursor = str(page[-1] + 1)
+            query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
+            query.append(("after", cursor))
+            link = f"{self.base_url}{request.path}?{urlencode(query)}"
+            body += b',"paging":' + json_bytes({"next": {"after": cursor, "link": link}})
+        return Response(200, body + b"}")
+
+    # GET /crm/v3/objects/{object}/{id}
+
+    def _get_one(self, request: Request, account: _Account) -> Response:
+        object_type, store = self._object_store(account, request.params["object"])
+        archived = _bool_param(request.arg("archived"), "archived")
+        names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
+        with self._data:
+            try:
+                record = self._record(store, request.params["id"], archived=archived)
+            except KeyError:
+                raise SandboxError(404, "resource not found", "OBJECT_NOT_FOUND") from None
+            return json_response(self._render(record, names, object_type))
+
+    # POST /crm/v3/objects/{object}/search
+
+    def _search(self, request: Request, account: _Account) -> Response:
+        object_type, store = self._object_store(account, request.params["object"])
+        body = request.json()
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise SandboxError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
+        limit = _int_param(body.get("limit"), "limit", 10, minimum=0)
+        if limit > MAX_SEARCH_LIMIT:
+            raise SandboxError(
+                400,
+                f"limit must be less than or equal to {MAX_SEARCH_LIMIT}",
+                "VALIDATION_ERROR",
+            )
+        after = _int_param(body.get("after") or None, "after", 0, minimum=0)
+        if after >= self.search_cap:
+            raise SandboxError(
+                400,
+                f"There was a problem with the request. The search API can only return the "
+                f"first {self.search_cap} results of a query (after={after}).",
+                "VALIDATION_ERROR",
+            )
+        requested = body.get("properties")
+        if requested is not None and not (
+            isinstance(requested, list) and all(isinstance(p, str) for p in requested)
+        ):
+            raise SandboxError(400, "properties must be a list of strings", "VALIDATION_ERROR")
+        names = self._selected(account, object_type, requested)
+        with self._data:
+            known = account.known_properties(object_type)
+            groups = _compile_filter_groups(body.get("filterGroups"), known, object_type)
+            sort = _compile_sorts(body.get("sorts"), known)
+            text = body.get("query")
+            if text is not None and not isinstance(text, str):
+                raise SandboxError(400, "query must be a string", "VALIDATION_ERROR")
+            key = (
+                account.token,
+                object_type,
+                account.version,
+                json.dumps([body.get("filterGroups"), body.get("sorts"), text], sort_keys=True),
+            )
+            matches = self._search_cache.get(key)
+            if matches is None:
+                self._forget_stale_searches(account, object_type)
+                since = _modified_since_query(body, object_type)
+                if since is not None:
+                    matches = _modified_since(store, account.version, *since)
+                else:
+                    matches = _matching_ids(store, object_type, groups, sort, text)
+                self._search_cache[key] = matches
+                while len(self._search_cache) > 64:
+                    self._search_cache.popitem(last=False)
+            else:
+                self._search_cache.move_to_end(key)
+            total = len(matches)
+            end = min(after + limit, total, self.search_cap)
+            results = self._rendered(store, matches[after:end], names, object_type)
+        body = b'{"total":' + str(total).encode() + b',"results":[' + results + b"]"
+        if end < total and end < self.search_cap:
+            body += b',"paging":' + json_bytes({"next": {"after": str(end)}})
+        return Response(200, body + b"}")
+
+    def _forget_stale_searches(self, account: _Account, object_type: str) -> None:
+        """Drop the cached answers of this account's earlier versions, which no search
+        can hit again. They hold the old modified-time index: freed on eviction, dozens
+        of requests later, it would stall that request for a quarter of a second."""
+        stale = [
+            key
+            for key in self._search_cache
+            if key[:2] == (account.token, object_type) and key[2] != account.version
+        ]
+        for key in stale:
+            del self._search_cache[key]
+
+    # admin endpoints
+
+    def _admin_add_account(self, request: Request) -> Response:
+        payload = _object_payload(request)
+        try:
+            token = str(payload["token"])
+            counts = {k: int(payload.get(k, 0)) for k in ("contacts", "companies", "deals")}
+            self.add_account(token, seed=int(payload.get("seed", 0)), **counts)
+        except KeyError:
+            raise SandboxError(400, "token is required", "VALIDATION_ERROR") from None
+        except ValueError as exc:
+            status = 409 if "already exists" in str(exc) else 400
+            raise SandboxError(status, str(exc), "VALIDATION_ERROR") from None
+        return json_response({"token": token, **counts}, 201)
+
+    def _admin_target(self, request: Request) -> tuple[str, str]:
+        return unquote(request.params["token"]), request.params["object"]
+
+    def _admin_ids(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        archived = _bool_param(request.arg("archived"), "archived")
+        return self._admin_call(lambda: {"ids": self.ids(token, object_type, archived)})
+
+    def _admin_get(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        return self._admin_call(lambda: self.get(token, object_type, request.params["id"]))
+
+    def _admin_create(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        properties, at = _properties_and_at(request)
+        return self._admin_call(
+            lambda: self.create(token, object_type, properties, at=at), status=201
+        )
+
+    def _admin_update(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        properties, at = _properties_and_at(request)
+        record_id = request.params["id"]
+        return self._admin_call(
+            lambda: self.update(token, object_type, record_id, properties, at=at)
+        )
+
+    def _admin_archive(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        _, at = _properties_and_at(request, required=False)
+        record_id = request.params["id"]
+        return self._admin_call(lambda: self.archive(token, object_type, record_id, at=at))
+
+    def _admin_restore(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        _, at = _properties_and_at(request, required=False)
+        record_id = request.params["id"]
+        return self._admin_call(lambda: self.restore(token, object_type, record_id, at=at))
+
+    def _admin_erase(self, request: Request) -> Response:
+        token, object_type = self._admin_target(request)
+        record_id = request.params["id"]
+
+        def erase() -> dict[str, Any]:
+            self.erase(token, object_type, record_id)
+            return {"erased": record_id}
+
+        return self._admin_call(erase)
+
+
+# request parsing
+
+
+def _int_param(value: Any, name: str, default: int, *, minimum: int) -> int:
+    if value is None:
+        return default
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SandboxError(400, f"Invalid {name}: {value!r}", "VALIDATION_ERROR") from None
+    if number < minimum:
+        raise SandboxError(400, f"{name} must be at least {minimum}", "VALIDATION_ERROR")
+    return number
+
+
+def _bool_param(value: str | None, name: str) -> bool:
+    if value is None or value == "":
+        return False
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise SandboxError(400, f"Invalid {name}: {value!r}", "VALIDATION_ERROR")
+    return lowered == "true"
+
+
+def _object_payload(request: Request) -> dict[str, Any]:
+    payload = request.json()
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise SandboxError(400, "body must be a JSON object", "VALIDATION_ERROR")
+    return payload
+
+
+def _properties_and_at(
+    request: Request, *, required: bool = True
+) -> tuple[dict[str, Any], datetime | None]:
+    payload = _object_payload(request)
+    properties = payload.get("properties", {} if not required else None)
+    if not isinstance(properties, dict):
+        raise SandboxError(400, "properties must be a JSON object", "VALIDATION_ERROR")
+    at_value = payload.get("at")
+    at = None
+    if at_value is not None:
+        ms = parse_time(at_value)
+        if ms is None:
+            raise SandboxError(400, f"Invalid at: {at_value!r}", "VALIDATION_ERROR")
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return properties, at
+
+
+# search evaluation
+
+_Predicate = Callable[[_Record], bool]
+
+
+def _typed(name: str, raw: Any) -> Any:
+    """A property value as search compares it: epoch ms, number or lower-cased string."""
+    if raw is None or raw == "":
+        return None
+    if name in DATETIME_PROPERTIES:
+        return parse_time(raw)
+    if name in NUMBER_PROPERTIES:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            return None
+    return str(raw).lower()
+
+
+def _value_getter(name: str, object_type: str) -> Callable[[_Record], Any]:
+    """Reads a property's typed value; mirrored timestamps come straight from the record."""
+    if name == "createdate":
+        return lambda r: r.created_ms
+    if name == LAST_MODIFIED_PROPERTY[object_type]:
+        return lambda r: r.updated_ms
+    if name == "hs_object_id":
+        return lambda r: float(r.id)
+    return lambda r: _typed(name, r.properties.get(name))
+
+
+def _compile_filter(spec: Any, known: set[str], object_type: str) -> _Predicate:
+    if not isinstance(spec, dict):
+        raise SandboxError(400, "each filter must be an object", "VALIDATION_ERROR")
+    name, operator = spec.get("propertyName"), spec.get("operator", "EQ")
+    if not isinstance(name, str) or not name:
+        raise SandboxError(400, "filter propertyName is required", "VALIDATION_ERROR")
+    if name not in known:
+        raise SandboxError(400, f"Property {name!r} does not exist", "VALIDATION_ERROR")
+    if operator not in OPERATORS:
+        raise SandboxError(400, f"Unknown filter operator {operator!r}", "VALIDATION_ERROR")
+
+    value_of = _value_getter(name, object_type)
+
+    if operator == "HAS_PROPERTY":
+        return lambda r: value_of(r) is not None
+    if operator == "NOT_HAS_PROPERTY":
+        return lambda r: value_of(r) is None
+
+    def target(key: str) -> Any:
+        if key not in spec:
+            raise SandboxError(
+                400, f"{operator} filter on {name} needs '{key}'", "VALIDATION_ERROR"
+            )
+        value = _typed(name, spec[key])
+        if value is None:
+            raise SandboxError(
+                400, f"Invalid value {spec[key]!r} for property {name}", "VALIDATION_ERROR"
+            )
+        return value
+
+    if operator in ("IN", "NOT_IN"):
+        values = spec.get("values")
+        if not isinstance(values, list) or not values:
+            raise SandboxError(400, f"{operator} filter needs 'values'", "VALIDATION_ERROR")
+        wanted = {_typed(name, v) for v in values}
+        if operator == "IN":
+            return lambda r: value_of(r) in wanted
+        return lambda r: (v := value_of(r)) is not None and v not in wanted
+    if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        token = str(spec.get("value", "")).lower()
+        pattern = re.compile(re.escape(token).replace(r"\*", ".*"))
+
+        def contains(r: _Record) -> bool:
+            raw = r.properties.get(name)
+            if not raw:
+                return False
+            text = str(raw).lower()
+            return any(pattern.fullmatch(t) for t in [text, *re.split(r"[\s@.,;:/_-]+", text)])
+
+        if operator == "CONTAINS_TOKEN":
+            return contains
+        return lambda r: not contains(r)
+    if operator == "BETWEEN":
+        low, high = target("value"), target("highValue")
+        return lambda r: (v := value_of(r)) is not None and low <= v <= high
+    wanted_value = target("value")
+    compare: dict[str, Callable[[Any], bool]] = {
+        "EQ": lambda v: v == wanted_value,
+        "NEQ": lambda v: v != wanted_value,
+        "LT": lambda v: v < wanted_value,
+        "LTE": lambda v: v <= wanted_value,
+        "GT": lambda v: v > wanted_value,
+        "GTE": lambda v: v >= wanted_value,
+    }
+    check = compare[operator]
+    return lambda r: (v := value_of(r)) is not None and check(v)
+
+
+def _compile_filter_groups(spec: Any, known: set[str], object_type: str) -> list[list[_Predicate]]:
+    if spec is None:
+        return []
+    if not isinstance(spec, list):
+        raise SandboxError(400, "filterGroups must be a list", "VALIDATION_ERROR")
+    if len(spec) > MAX_FILTER_GROUPS:
+        raise SandboxError(
+            400, f"At most {MAX_FILTER_GROUPS} filterGroups are allowed", "VALIDATION_ERROR"
+        )
+    groups: list[list[_Predicate]] = []
+    total = 0
+    for group in spec:
+        filters = group.get("filters") if isinstance(group, dict) else None
+        if not isinstance(filters, list):
+            raise SandboxError(400, "each filterGroup needs a 'filters' list", "VALIDATION_ERROR")
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise SandboxError(
+                400,
+                f"At most {MAX_FILTERS_PER_GROUP} filters are allowed in a filterGroup",
+                "VALIDATION_ERROR",
+            )
+        total += len(filters)
+        groups.append([_compile_filter(f, known, object_type) for f in filters])
+    if total > MAX_FILTERS:
+        raise SandboxError(400, f"At most {MAX_FILTERS} filters are allowed", "VALIDATION_ERROR")
+    return [g for g in groups if g]
+
+
+def _compile_sorts(spec: Any, known: set[str]) -> tuple[str, bool] | None:
+    """The one sort HubSpot allows: (property, descending)."""
+    if not spec:
+        return None
+    if not isinstance(spec, list):
+        raise SandboxError(400, "sorts must be a list", "VALIDATION_ERROR")
+    if len(spec) > 1:
+        raise SandboxError(400, "Only one sort is allowed", "VALIDATION_ERROR")
+    item = spec[0]
+    if isinstance(item, str):
+        name, direction = item.lstrip("-"), "DESCENDING" if item.startswith("-") else "ASCENDING"
+    elif isinstance(item, dict):
+        name, direction = item.get("propertyName"), item.get("direction", "ASCENDING")
+    else:
+        raise SandboxError(400, "each sort must be an object", "VALIDATION_ERROR")
+    if not isinstance(name, str) or name not in known:
+        raise SandboxError(400, f"Property {name!r} does not exist", "VALIDATION_ERROR")
+    if direction not in ("ASCENDING", "DESCENDING"):
+        raise SandboxError(400, f"Invalid sort direction {direction!r}", "VALIDATION_ERROR")
+    return name, direction == "DESCENDING"
+
+
+def _modified_since_query(
+    body: dict[str, Any], object_type: str
+) -> tuple[int, bool, frozenset[int]] | None:
+    """``(millis, inclusive, excluded ids)`` when the query is "modified since, oldest
+    first", optionally leaving out some records by ``hs_object_id``, and nothing else.
+
+    That is the query every incremental sync sends; answering it from a sorted index keeps
+    the sandbox fast at a million records, as HubSpot's own index does.
+    """
+    prop = LAST_MODIFIED_PROPERTY[object_type]
+    groups, sorts = body.get("filterGroups"), body.get("sorts")
+    if body.get("query") or not isinstance(groups, list) or len(groups) != 1:
+        return None
+    filters = groups[0].get("filters") if isinstance(groups[0], dict) else None
+    if not isinstance(filters, list) or not 1 <= len(filters) <= 2:
+        return None
+    if not all(isinstance(f, dict) for f in filters):
+        return None
+    since_filter, *rest = filters
+    if since_filter.get("propertyName") != prop or since_filter.get("operator") not in (
+        "GTE",
+        "GT",
+    ):
+        return None
+    excluded: frozenset[int] = frozenset()
+    if rest:
+        (other,) = rest
+        values = other.get("values")
+        if (
+            other.get("propertyName") != "hs_object_id"
+            or other.get("operator") != "NOT_IN"
+            or not isinstance(values, list)
+            or not all(str(v).isdigit() for v in values)
+        ):
+            return None
+        excluded = frozenset(int(v) for v in values)
+    if sorts not in ([{"propertyName": prop, "direction": "ASCENDING"}], [prop]):
+        return None
+    since = parse_time(since_filter.get("value"))
+    if since is None:
+        return None
+    return since, since_filter["operator"] == "GTE", excluded
+
+
+class _IndexTail(Sequence[int]):
+    """Record ids from ``start`` to the end of a modified-time index, read lazily, less
+    the entries at the index positions ``skipped``: a keyset query over a million records
+    then costs only the page it returns."""
+
+    def __init__(self, index: list[tuple[int, int]], start: int, skipped: list[int]) -> None:
+        self.index = index
+        self.start = start
+        self.skipped = sorted(p for p in set(skipped) if p >= start)
+
+    def __len__(self) -> int:
+        return len(self.index) - self.start - len(self.skipped)
+
+    def _position(self, logical: int) -> int:
+        """The index position of the ``logical``-th id kept."""
+        position = self.start + logical
+        for skipped in self.skipped:
+            if skipped > position:
+                break
+            position += 1
+        return position
+
+    @overload
+    def __getitem__(self, key: int) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[int]: ...
+    def __getitem__(self, key: int | slice) -> int | list[int]:
+        if isinstance(key, int):
+            return self.index[self._position(range(len(self))[key])][1]
+        low, high, _ = key.indices(len(self))
+        ids: list[int] = []
+        position = self._position(low) if low < high else len(self.index)
+        skipped = set(self.skipped)
+        while len(ids) < high - low:
+            if position not in skipped:
+                ids.append(self.index[position][1])
+            position += 1
+        return ids
+
+
+def _modified_since(
+    store: _Store, version: int, since: int, inclusive: bool, excluded: frozenset[int]
+) -> Sequence[int]:
+    """The ids modified since ``since``, less ``excluded``, oldest first (ties by id)."""
+    if store.modified_index is None or store.modified_index[0] != version:
+        index = sorted((store.records[i].updated_ms, i) for i in store.active)
+        store.modified_index = (version, index)
+    index = store.modified_index[1]
+    start = bisect_left(index, (since, 0) if inclusive else (since + 1, 0))
+    skipped = []
+    for record_id in excluded:
+        record = store.records.get(record_id)
+        if record is None:
+            continue
+        position = bisect_left(index, (record.updated_ms, record_id))
+        if position < len(index) and index[position] == (record.updated_ms, record_id):
+            skipped.append(position)
+    return _IndexTail(index, start, skipped)
+
+
+def _matching_ids(
+    store: _Store,
+    object_type: str,
+    groups: list[list[_Predicate]],
+    sort: tuple[str, bool] | None,
+    text: str | None,
+) -> list[int]:
+    """Ids of live records matching any filter group, sorted; ties (and no sort) by id."""
+    records = [store.records[i] for i in store.active]
+    if groups:
+        records = [r for r in records if any(all(f(r) for f in g) for g in groups)]
+    if text:
+        needle = text.lower()
+        fields = SEARCH_TEXT_PROPERTIES[object_type]
+        records = [
+            r for r in records if any(needle in (r.properties.get(p) or "").lower() for p in fields)
+        ]
+    if sort is not None:
+        name, descending = sort
+        value_of = _value_getter(name, object_type)
+        keyed = [(value_of(r), r) for r in records]
+        present = [(k, r) for k, r in keyed if k is not None]
+        present.sort(key=lambda kr: kr[0], reverse=descending)
+        records = [r for _, r in present] + [r for k, r in keyed if k is None]
+    return [r.id for r in records]
+
+
+# remote driving
+
+
+def _at_json(at: datetime | None) -> str | None:
+    return None if at is None else iso_ms(to_ms(at))
+
+
+class HubSpotSandboxClient(SandboxClient):
+    """The ``HubSpotSandbox`` Python API over HTTP, for a sandbox in another process."""
+
+    def _target(self, token: str, object_type: str, record_id: str | int | None = None) -> str:
+        path = f"/_sandbox/hubspot/{quote(token, safe='')}/{quote(object_type, safe='')}"
+        return path if record_id is None else f"{path}/{quote(str(record_id), safe='')}"
+
+    def add_account(
+        self,
+        token: str,
+        *,
+        seed: int = 0,
+        contacts: int = 0,
+        companies: int = 0,
+        deals: int = 0,
+    ) -> None:
+        payload = {
+            "token": token,
+            "seed": seed,
+            "contacts": contacts,
+            "companies": companies,
+            "deals": deals,
+        }
+        self._call("POST", "/_sandbox/hubspot/accounts", payload)
+
+    def create(
+        self,
+        token: str,
+        object_type: str,
+        properties: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        payload = {"properties": properties, "at": _at_json(at)}
+        return dict(self._call("POST", self._target(token, object_type), payload))
+
+    def update(
+        self,
+        token: str,
+        object_type: str,
+        record_id: str | int,
+        properties: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        payload = {"properties": properties, "at": _at_json(at)}
+        return dict(self._call("PATCH", self._target(token, object_type, record_id), payload))
+
+    def archive(
+        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        target = self._target(token, object_type, record_id)
+        return dict(self._call("DELETE", target, {"at": _at_json(at)}))
+
+    def restore(
+        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        target = self._target(token, object_type, record_id) + "/restore"
+        return dict(self._call("POST", target, {"at": _at_json(at)}))
+
+    def erase(self, token: str, object_type: str, record_id: str | int) -> None:
+        self._call("POST", self._target(token, object_type, record_id) + "/erase")
+
+    def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
+        return dict(self._call("GET", self._target(token, object_type, record_id)))
+
+    def ids(self, token: str, object_type: str, archived: bool = False) -> list[str]:
+        path = self._target(token, object_type) + ("?archived=true" if archived else "")
+        return [str(i) for i in self._call("GET", path)["ids"]]

@@ -1,0 +1,1 @@
+"""The kit every sandbox is built on: server, routing, faults, admin endpoints."""
