@@ -43,34 +43,12 @@ from pipelines.home import Home
 from pipelines.notify.endpoints import WebhookEndpoints, route
 from pipelines.notify.outbox import enqueue, schedule_delivery
 from pipelines.notify.signing import webhook_headers
-from pipelines.store.db import control_db, register_migration
+from pipelines.store.db import control_db
 from sources.errors import ConfigError
 from sources.registry import INTEGRATIONS
 
 log = logging.getLogger(__name__)
 
-register_migration(
-    """
-    CREATE TABLE IF NOT EXISTS webhook_attempts (
-        attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        message_id TEXT NOT NULL,
-        endpoint_id TEXT NOT NULL,
-        url TEXT NOT NULL,
-        round INTEGER NOT NULL,
-        attempt INTEGER NOT NULL,
-        status INTEGER,
-        outcome TEXT NOT NULL,
-        duration_ms REAL NOT NULL,
-        error TEXT,
-        response_excerpt TEXT,
-        attempted_at TEXT NOT NULL,
-        next_attempt_at REAL
-    )
-    """
-)
-register_migration(
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_message ON webhook_attempts (message_id)"
-)
 
 RETRY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 EXCERPT_CHARS = 200

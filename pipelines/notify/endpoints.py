@@ -18,31 +18,9 @@ from urllib.parse import urlsplit
 from pipelines.home import Home
 from pipelines.notify.signing import new_secret, secret_key
 from pipelines.store.connections import Connections
-from pipelines.store.db import control_db, register_migration
+from pipelines.store.db import control_db
 from pipelines.store.secrets import Cipher, load_key
 from sources.errors import ConfigError
-
-register_migration(
-    """
-    CREATE TABLE IF NOT EXISTS webhook_endpoints (
-        endpoint_id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
-        connection_id TEXT,
-        secret BLOB NOT NULL,
-        previous_secret BLOB,
-        previous_secret_until REAL,
-        skip_empty INTEGER NOT NULL DEFAULT 0,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        disabled_reason TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )
-    """
-)
-register_migration(
-    "CREATE UNIQUE INDEX IF NOT EXISTS webhook_endpoints_scope "
-    "ON webhook_endpoints (coalesce(connection_id, ''))"
-)
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 

@@ -24,50 +24,8 @@ from typing import Any
 from pipelines.engine.results import SyncResult
 from pipelines.home import Home
 from pipelines.notify.endpoints import route
-from pipelines.store.db import control_db, register_migration
+from pipelines.store.db import control_db
 from sources.registry import get_integration
-
-register_migration(
-    """
-    CREATE TABLE IF NOT EXISTS outbox (
-        message_id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        connection_id TEXT NOT NULL,
-        integration TEXT NOT NULL,
-        sync TEXT NOT NULL,
-        model TEXT NOT NULL,
-        success INTEGER NOT NULL,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )
-    """
-)
-
-
-register_migration(
-    """
-    CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        message_id TEXT NOT NULL,
-        endpoint_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        round INTEGER NOT NULL DEFAULT 1,
-        next_attempt_at REAL,
-        claimed_until REAL,
-        last_status INTEGER,
-        last_error TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        delivered_at REAL,
-        PRIMARY KEY (message_id, endpoint_id)
-    )
-    """
-)
-register_migration(
-    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due "
-    "ON webhook_deliveries (status, next_attempt_at)"
-)
-register_migration("CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at)")
 
 
 def message_id(run_id: str, model: str) -> str:

@@ -14,18 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from pipelines.home import Home
-from pipelines.store.db import control_db, register_migration
+from pipelines.store.db import control_db
 from sources.errors import ConfigError
-
-register_migration(
-    """
-    CREATE TABLE IF NOT EXISTS api_keys (
-        name TEXT PRIMARY KEY,
-        key_hash TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )
-    """
-)
 
 KEY_PREFIX = "syncs_sk_"
 MIN_ENV_KEY_CHARS = 24

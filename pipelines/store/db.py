@@ -1,36 +1,43 @@
-"""The control store: connections, and later webhook endpoints and the outbox.
+"""The control store: connections, the schedule, API keys, webhook endpoints and the outbox.
 
 SQLite from the standard library, in WAL mode, because many processes open it at once
-(the Dagster daemon, run workers, the API server, the CLI) and it needs no server.
+(the Dagster daemon, run workers, the API server, the CLI) and it needs no server. Its
+schema (``pipelines.store.schema``) is applied once per store and process, up to the
+store's ``user_version``, not on every open.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE IF NOT EXISTS connections (
-        connection_id TEXT PRIMARY KEY,
-        integration TEXT NOT NULL,
-        credentials BLOB NOT NULL,
-        config TEXT NOT NULL,
-        frequency_seconds INTEGER,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )
-    """,
-]
+from pipelines.store.schema import SCHEMA
+
+_migrated: set[tuple[Path, int]] = set()
+_migrating = threading.Lock()
 
 
-def register_migration(sql: str) -> None:
-    """Other modules add their tables here; every statement must be idempotent."""
-    if sql not in MIGRATIONS:
-        MIGRATIONS.append(sql)
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    store = (path, os.stat(path).st_ino)
+    with _migrating:
+        if store in _migrated:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            for sql in SCHEMA[version:]:
+                db.execute(sql)
+            if version < len(SCHEMA):
+                db.execute(f"PRAGMA user_version = {len(SCHEMA)}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        _migrated.add(store)
 
 
 @contextmanager
@@ -42,8 +49,7 @@ def control_db(path: Path) -> Iterator[sqlite3.Connection]:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=30000")
-        for sql in MIGRATIONS:
-            db.execute(sql)
+        _migrate(db, path.resolve())
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
