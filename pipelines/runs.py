@@ -1,13 +1,54 @@
-"""The sync runner every caller uses: the engine, and the app's notifications as the step
-after each run, so a run from the CLI, the API, Dagster or the demo is announced alike."""
+"""The sync runner every caller uses: the engine, then the steps that follow every run —
+the app's notifications and the schedule's record of the run — so a run from the CLI, the
+API, Dagster or the demo is announced and counted alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from pipelines.engine.results import SyncResult
 from pipelines.engine.sync import SyncRunner
 from pipelines.home import Home
 from pipelines.notify.outbox import notifier
+from pipelines.store.connections import Connections
+from pipelines.store.schedule import Schedule
+from sources.errors import ConfigError
+
+
+def scheduled(home: Home) -> Callable[[SyncResult], None]:
+    """The step that tells the schedule a run ended, so its next due time follows."""
+    schedule = Schedule(home)
+    connections = Connections(home)
+
+    def record(result: SyncResult) -> None:
+        try:
+            connection = connections.get(result.connection_id)
+        except ConfigError:
+            return
+        schedule.finished(
+            connection=connection,
+            sync=result.sync,
+            full_listing=result.sync_type in ("INITIAL", "FULL"),
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            status=result.status,
+            run_id=result.run_id,
+            error=result.error,
+        )
+
+    return record
+
+
+def after_each_run(home: Home) -> Callable[[SyncResult], None]:
+    steps = [notifier(home), scheduled(home)]
+
+    def after(result: SyncResult) -> None:
+        for step in steps:
+            step(result)
+
+    return after
 
 
 def sync_runner(home: Home | None = None) -> SyncRunner:
     home = home or Home.from_env()
-    return SyncRunner(home, on_result=notifier(home))
+    return SyncRunner(home, on_result=after_each_run(home))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipelines.home import Home
 from pipelines.store.db import control_db
+from pipelines.store.schedule import Schedule
 from pipelines.store.secrets import Cipher, load_key
 from sources.errors import ConfigError
 from sources.registry import get_integration
@@ -193,7 +194,9 @@ class Connections:
                     now,
                 ),
             )
-        return self.get(connection_id)
+        connection = self.get(connection_id)
+        Schedule(self.home).ensure(connection)
+        return connection
 
     def get(self, connection_id: str) -> Connection:
         row = self._row(connection_id)
@@ -219,6 +222,7 @@ class Connections:
         connection = self.get(connection_id)
         with control_db(self.home.control_store) as db:
             db.execute("DELETE FROM connections WHERE connection_id = ?", (connection_id,))
+        Schedule(self.home).forget(connection_id)
         return connection
 
     def set_enabled(self, connection_id: str, enabled: bool) -> Connection:

@@ -93,4 +93,25 @@ SCHEMA: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS webhook_attempts_message ON webhook_attempts (message_id)",
+    """
+    CREATE TABLE IF NOT EXISTS sync_schedule (
+        connection_id TEXT NOT NULL,
+        sync TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        shard_key INTEGER NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        due_at REAL NOT NULL,
+        next_incremental_at REAL NOT NULL,
+        next_full_at REAL NOT NULL,
+        claimed_until REAL,
+        last_started_at REAL,
+        last_finished_at REAL,
+        last_full_at REAL,
+        last_run_id TEXT,
+        last_status TEXT,
+        last_error TEXT,
+        PRIMARY KEY (connection_id, sync)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS sync_schedule_due ON sync_schedule (due_at)",
 )
