@@ -16,7 +16,6 @@ from typing import Any, get_args
 
 from dagster import (
     AssetCheckKey,
-    AssetCheckResult,
     AssetExecutionContext,
     AssetMaterialization,
     AssetsDefinition,
@@ -34,10 +33,10 @@ from dagster import (
 )
 from pydantic import BaseModel, Field
 
-from orchestration.checks import in_run_check_specs, run_checks
+from orchestration.checks import in_run_check_specs, run_evaluations
+from orchestration.metadata import model_metadata
 from orchestration.naming import MODE_TAG, model_key, sync_op_name
 from orchestration.partitions import connection_partitions
-from pipelines.engine.results import SyncResult
 from pipelines.engine.sync import SyncFailed, reset
 from pipelines.home import Home
 from pipelines.runs import sync_runner
@@ -77,35 +76,6 @@ def column_schema(schema: type[BaseModel]) -> TableSchema:
             ),
         ]
     )
-
-
-def model_metadata(result: SyncResult, model: str) -> dict[str, MetadataValue]:
-    """What one run did to one model; numbers stay numbers so Dagster plots them."""
-    counts = result.models[model]
-    metadata: dict[str, MetadataValue] = {
-        "added": MetadataValue.int(counts.added),
-        "updated": MetadataValue.int(counts.updated),
-        "deleted": MetadataValue.int(counts.deleted),
-        "unchanged": MetadataValue.int(counts.unchanged),
-        "rejected": MetadataValue.int(counts.rejected),
-        "fetched": MetadataValue.int(counts.fetched),
-        "rows_total": MetadataValue.int(counts.rows_total),
-        "dagster/row_count": MetadataValue.int(counts.rows_total),
-        "api_requests": MetadataValue.int(result.api_requests),
-        "duration_seconds": MetadataValue.float(round(result.duration_seconds, 3)),
-        "sync_type": MetadataValue.text(result.sync_type),
-        "mode": MetadataValue.text(result.mode),
-        "run_id": MetadataValue.text(result.run_id),
-        "started_at": MetadataValue.timestamp(result.started_at),
-        "suspicious": MetadataValue.bool(counts.suspicious),
-    }
-    for stage, seconds in result.timings.items():
-        metadata[f"{stage}_seconds"] = MetadataValue.float(round(seconds, 3))
-    if counts.first_cursor is not None:
-        metadata["first_cursor"] = MetadataValue.int(counts.first_cursor)
-    if counts.last_cursor is not None:
-        metadata["last_cursor"] = MetadataValue.int(counts.last_cursor)
-    return metadata
 
 
 def run_mode(config: SyncRunConfig, tags: dict[str, str]) -> SyncMode:
@@ -160,9 +130,7 @@ def sync_assets(
             f"every {format_duration(sync.default_frequency)} unless the connection says otherwise."
         ),
     )
-    def _sync(
-        context: AssetExecutionContext, config: SyncRunConfig
-    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    def _sync(context: AssetExecutionContext, config: SyncRunConfig) -> Iterator[MaterializeResult]:
         home = Home.from_env()
         connection_id = context.partition_key
         try:
@@ -178,6 +146,8 @@ def sync_assets(
             mode = run_mode(config, context.run.tags)
             result = sync_runner(home).run_one(connection, sync, mode=mode)
         except SyncFailed as failure:
+            for evaluation in run_evaluations(home, spec, failure.result):
+                context.log_event(evaluation.logged(spec.name, connection_id))
             raise _failure(failure) from failure
         except SyncsError as error:
             raise Failure(description=str(error), allow_retries=error.retryable) from error
@@ -202,9 +172,10 @@ def sync_assets(
                         description="synced by the same run as the selected assets",
                     )
                 )
-        checks = context.selected_asset_check_keys
-        for check in run_checks(home, spec, result):
-            if AssetCheckKey(check.asset_key, check.check_name) in checks:
-                yield check
+        selected_checks = context.selected_asset_check_keys
+        for evaluation in run_evaluations(home, spec, result):
+            key = AssetCheckKey(model_key(spec.name, evaluation.model), evaluation.check_name)
+            if key in selected_checks:
+                yield evaluation.result(spec.name)
 
     return _sync

@@ -64,6 +64,7 @@ class Entry:
     last_finished_at: datetime | None
     last_status: str | None
     last_error: str | None
+    last_run_id: str | None = None
 
 
 def _ts(value: datetime) -> float:
@@ -317,6 +318,7 @@ class Schedule:
                 last_finished_at=_dt(r["last_finished_at"]),
                 last_status=r["last_status"],
                 last_error=r["last_error"],
+                last_run_id=r["last_run_id"],
             )
             for r in rows
         ]

@@ -1,15 +1,18 @@
-"""Freshness is judged against each connection's own frequency, from the warehouse's runs."""
+"""Freshness is judged per connection against its own frequency, from the warehouse's runs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestration.checks import stale_connections
+from orchestration.checks import freshness
 from orchestration.definitions import defs
 from pipelines.engine.sync import SyncRunner
 from pipelines.store.connections import Connection, Connections
 from pipelines.store.db import control_db
+from sources.registry import INTEGRATIONS
 from tests.conftest import ACME, GLOBEX, add_hubspot
+
+CRM = INTEGRATIONS["hubspot"].syncs["crm"]
 
 
 def _connection(cid: str, frequency: timedelta | None, enabled: bool = True) -> Connection:
@@ -19,25 +22,23 @@ def _connection(cid: str, frequency: timedelta | None, enabled: bool = True) -> 
 
 def test_a_connection_is_stale_after_twice_its_frequency_and_a_minute():
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    connections = [
-        _connection("fast", timedelta(seconds=15)),
-        _connection("hourly", timedelta(hours=1)),
-        _connection("default", None),
-        _connection("off", timedelta(seconds=15), enabled=False),
-        _connection("never", timedelta(hours=1)),
-    ]
-    last = {
-        "fast": now - timedelta(seconds=91),
-        "hourly": now - timedelta(minutes=100),
-        "default": now - timedelta(minutes=50),
-        "off": now - timedelta(days=3),
+    cases = {
+        "fast": (_connection("fast", timedelta(seconds=15)), now - timedelta(seconds=91), False),
+        "hourly": (_connection("hourly", timedelta(hours=1)), now - timedelta(minutes=100), True),
+        "default": (_connection("default", None), now - timedelta(minutes=50), True),
+        "never": (_connection("never", timedelta(hours=1)), None, False),
     }
-    stale = stale_connections(connections, "crm", last, now)
-    assert {s.connection_id for s in stale} == {"fast", "never"}
-    assert {s.connection_id: s.allowed for s in stale}["fast"] == timedelta(seconds=90)
+    for name, (connection, last, fresh) in cases.items():
+        assert freshness(connection, CRM, last, now).passed is fresh, name
+    assert freshness(cases["fast"][0], CRM, cases["fast"][1], now).description == (
+        "stale: last success 91s ago, allowed 90s"
+    )
+    paused = freshness(_connection("off", timedelta(seconds=15), False), CRM, None, now)
+    assert paused.passed and paused.severity.value == "WARN"
+    assert paused.description.startswith("paused: the connection is disabled")
 
 
-def test_freshness_check_reads_last_successes_from_the_warehouse(home, hubspot, instance):
+def test_the_freshness_job_judges_every_connection_on_its_partition(home, hubspot, instance):
     add_hubspot(home, hubspot, "acme", ACME)
     add_hubspot(home, hubspot, "globex", GLOBEX)
     Connections(home).add("hubspot", "globex", frequency="15s")
@@ -50,10 +51,14 @@ def test_freshness_check_reads_last_successes_from_the_warehouse(home, hubspot, 
 
     result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance)
     assert result.success
-    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    assert {"hubspot/contacts", "hubspot/companies", "hubspot/deals"} <= set(evaluations)
-    contacts = evaluations["hubspot/contacts"]
-    assert not contacts.passed
-    assert contacts.metadata["stale_connections"].value == 1
-    assert set(contacts.metadata["stale"].value) == {"globex"}
-    assert contacts.description.startswith("stale: globex (last success never")
+    verdicts = {
+        (e.asset_key.to_user_string(), e.partition): e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "fresh"
+    }
+    for model in ("contacts", "companies", "deals"):
+        assert verdicts[(f"hubspot/{model}", "acme")].passed
+        assert not verdicts[(f"hubspot/{model}", "globex")].passed
+    assert verdicts[("hubspot/contacts", "globex")].description.startswith(
+        "stale: never synced successfully"
+    )

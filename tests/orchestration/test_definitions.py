@@ -46,11 +46,15 @@ def test_hubspot_models_are_assets_partitioned_by_connection():
     job = defs.resolve_job_def("hubspot_crm_sync")
     assert job.executor_def.name == "in_process"
     assert defs.resolve_assets_def(AssetKey(["hubspot", "deals"])).op.retry_policy == RETRY_POLICY
-    sensors = {s.name: s for s in defs.sensors}
-    assert {"hubspot_connections", "hubspot_crm_schedule", "sync_notifications"} <= set(sensors)
-    schedule = sensors["hubspot_crm_schedule"]
-    assert schedule.minimum_interval_seconds == 15
-    assert "every 30m" in schedule.description and "full refresh every 7d" in schedule.description
+    sensors = {s.name for s in defs.sensors}
+    assert {"hubspot_connections", "sync_workers", "webhook_dispatcher"} <= sensors
+    assert defs.resolve_job_def("sync_worker").executor_def.name == "in_process"
+    checks = {
+        (k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys
+    }
+    for model in ("contacts", "companies", "deals"):
+        for name in ("sync_succeeded", "no_duplicate_ids", "no_rejected_records", "fresh"):
+            assert (f"hubspot/{model}", name) in checks
 
 
 class Widget(BaseModel):
@@ -69,7 +73,6 @@ def test_every_registered_integration_has_its_assets_partitions_and_sensors():
     for spec in INTEGRATIONS.values():
         assert f"{spec.name}_connections" in sensors
         for sync in spec.syncs.values():
-            assert f"{spec.name}_{sync.name}_schedule" in sensors
             assert defs.resolve_job_def(f"{spec.name}_{sync.name}_sync")
             for model in sync.models:
                 assert graph.get(AssetKey([spec.name, model])).group_name == spec.name
@@ -95,5 +98,5 @@ def test_a_new_integration_appears_without_changing_orchestration():
     )
     assert graph.get(AssetKey(["toy", "widgets"])).partitions_def.name == "toy_connections"
     names = {s.name for s in extended.sensors}
-    assert {"toy_connections", "toy_fast_schedule", "toy_slow_schedule"} <= names
+    assert "toy_connections" in names
     assert extended.resolve_job_def("toy_slow_sync").executor_def.name == "in_process"

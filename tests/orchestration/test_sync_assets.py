@@ -69,7 +69,7 @@ def test_materializing_a_partition_writes_the_warehouse_and_numeric_metadata(
         [engine_run],
     ) == [("success", 299, contacts["api_requests"].value)]
     got = checks(result)
-    assert len(got) == 6
+    assert len(got) == 9
     assert got.pop(("hubspot/companies", "no_rejected_records")) == (False, "WARN")
     assert all(passed for passed, _ in got.values())
     records = instance.fetch_materializations(CONTACTS, limit=10).records
