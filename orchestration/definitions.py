@@ -8,6 +8,9 @@ frequency, the sensor that keeps it running, the freshness checks every five min
 the webhook dispatcher. An integration added to ``sources.registry`` appears here with no
 change to this package.
 
+Runs log to the console at INFO: Dagster's DEBUG events (every step's start, output and
+success) stay in the event log the UI shows, instead of being echoed by the daemon.
+
 Runs use the in-process executor: a sync is one step, so a step process per run would only
 add its start-up time; each run is still its own process under the run launcher.
 """
@@ -25,6 +28,7 @@ from dagster import (
     RetryPolicy,
     ScheduleDefinition,
     SensorDefinition,
+    colored_console_logger,
     define_asset_job,
     in_process_executor,
 )
@@ -81,6 +85,7 @@ def build_definitions(
             )
         ],
         executor=in_process_executor,
+        loggers={"console": colored_console_logger.configured({"log_level": "INFO"})},
     )
 
 

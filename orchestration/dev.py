@@ -7,11 +7,14 @@ process id — it may ignore signals it inherited as ignored, so it is started w
 signal handling in a process group of its own — then the sandboxes, and exits 0.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +27,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from orchestration.partitions import sync_partitions
 from pipelines.cli.demo import start_demo_sandboxes
 from pipelines.home import Home
+from pipelines.store.connections import Connections
 from sources.registry import INTEGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +134,54 @@ def stop_dagster(process: subprocess.Popen[bytes]) -> None:
         time.sleep(1)
 
 
+DEV_FREQUENCIES = ("15s", "30s", "60s")
+CHANGE_EVERY_SECONDS = 10.0
+
+
+def live_frequencies(home: Home, demos: list[Any], out: Any) -> None:
+    """The demo's connections sync every 15 to 60 seconds, so the UI shows them live."""
+    connections = Connections(home)
+    accounts = [account for demo in demos for account in demo.accounts]
+    for index, account in enumerate(accounts):
+        frequency = DEV_FREQUENCIES[index % len(DEV_FREQUENCIES)]
+        connection = connections.get(account.connection_id)
+        connections.add(connection.integration, account.connection_id, frequency=frequency)
+    out.write(f"  {len(accounts)} connections sync every {', '.join(DEV_FREQUENCIES)}\n")
+
+
+class LiveChanges:
+    """Changes one demo customer's data every ``CHANGE_EVERY_SECONDS``, as its users would."""
+
+    def __init__(self, demos: list[Any], out: Any) -> None:
+        self.pairs = [(demo, account) for demo in demos for account in demo.accounts]
+        self.out = out
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-changes", daemon=True)
+
+    def start(self) -> LiveChanges:
+        if self.pairs:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        step = 0
+        while not self._stop.wait(CHANGE_EVERY_SECONDS):
+            demo, account = self.pairs[step % len(self.pairs)]
+            step += 1
+            try:
+                done = demo.change(account)
+            except Exception as error:  # a sandbox stopping under us ends the changes
+                self.out.write(f"  live changes stopped: {error}\n")
+                return
+            self.out.write(f"  {account.connection_id}: {'; '.join(done)}\n")
+            self.out.flush()
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -149,8 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     dagster_home = prepare_dagster_home(home)
     demos: list[Any] = []
     process: subprocess.Popen[bytes] | None = None
+    changes: LiveChanges | None = None
     try:
         demos = [demo for _, demo in start_demo_sandboxes(home, args.records, out)]
+        live_frequencies(home, demos, out)
+        changes = LiveChanges(demos, out).start()
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             sync_partitions(instance, INTEGRATIONS.values(), home)
             interrupted = fail_interrupted_runs(instance)
@@ -177,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if process is not None:
             stop_dagster(process)
+        if changes is not None:
+            changes.stop()
         for demo in demos:
             demo.stop()
         out.flush()
