@@ -1,4 +1,4 @@
-"""``python -m orchestration.run_cost``: what one sync run costs under each executor.
+"""``python -m bench.run_cost``: what one sync run costs under each executor.
 
 Against a HubSpot sandbox on loopback, in a temporary ``SYNCS_HOME`` and Dagster instance,
 it measures, for the in-process and the multiprocess executor:
@@ -110,7 +110,7 @@ def as_own_process(name: str, env: dict[str, str]) -> tuple[float, float]:
             "job",
             "execute",
             "-m",
-            "orchestration.run_cost",
+            "bench.run_cost",
             "-a",
             f"{name}_job",
             "--tags",
@@ -125,7 +125,7 @@ def as_own_process(name: str, env: dict[str, str]) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.run_cost")
+    parser = argparse.ArgumentParser(prog="python -m bench.run_cost")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement")
     parser.add_argument("--records", type=int, default=200, help="contacts in the sandbox")
     args = parser.parse_args(argv)
