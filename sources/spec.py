@@ -163,7 +163,6 @@ class IntegrationSpec:
     extract: ExtractFn
     rate_limit_pacer: Callable[[Any], float] | None = None
     sandbox: Callable[..., Any] | None = None
-    sandbox_client: Callable[[str], Any] | None = None
     description: str = ""
 
     def model(self, name: str) -> ModelSpec:

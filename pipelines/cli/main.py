@@ -165,36 +165,71 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+SANDBOX_ALIASES = {"fault": "inject_fault"}
+
+
+def _signature(operation: dict[str, Any]) -> str:
+    """An operation as a Python-like signature: ``update(token: str, ..., *, at: ... = None)``."""
+    parts: list[str] = []
+    star = False
+    for p in operation["parameters"]:
+        if p["keyword_only"] and not star:
+            parts.append("*")
+            star = True
+        text = f"{p['name']}: {p['type']}"
+        if not p["required"]:
+            text += f" = {p['default']!r}"
+        parts.append(text)
+    if operation["extra_fields"]:
+        parts.append("**fields")
+    return f"{operation['name']}({', '.join(parts)})"
+
+
+def _operation_arguments(
+    operation: dict[str, Any], words: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """Words after the operation as its arguments: plain words fill its positional
+    parameters in order, ``KEY=VALUE`` words its parameters by name; the other ``KEY=VALUE``
+    go into its one mapping parameter (``properties``, ``fields``) if it has one."""
+    positional = [w for w in words if "=" not in w]
+    pairs = _pairs([w for w in words if "=" in w], "KEY=VALUE")
+    parameters = operation["parameters"]
+    order = [p["name"] for p in parameters if not p["keyword_only"]]
+    taken = set(order[: len(positional)])
+    known = {p["name"] for p in parameters} - taken
+    kwargs: dict[str, Any] = {k: v for k, v in pairs.items() if k in known}
+    rest = {k: v for k, v in pairs.items() if k not in known}
+    holders = [p["name"] for p in parameters if p["mapping"] and p["name"] in known - set(kwargs)]
+    if rest and len(holders) == 1 and not operation["extra_fields"]:
+        kwargs[holders[0]] = rest
+    else:
+        kwargs.update(rest)
+    return positional, kwargs
+
+
 def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
-    """``fault KIND`` on any sandbox; ``create|update|archive|restore|erase TOKEN OBJECT [ID]
-    [KEY=VALUE ...]`` on a sandbox whose client has that method."""
-    if spec.sandbox_client is None:
-        raise ConfigError(f"{spec.name} has no sandbox client")
-    client = spec.sandbox_client(url)
-    verb, rest = words[0], words[1:]
-    if verb == "fault":
-        options = _pairs(rest[1:], "fault option")
-        client.inject_fault(
-            rest[0],
-            count=int(options.get("count", 1)),
-            retry_after=int(options.get("retry_after", 1)),
-            delay=float(options.get("delay", 2.0)),
-            path_prefix=options.get("path_prefix"),
-        )
-        print(f"fault {rest[0]} armed on {url}")
-        return 0
-    method = getattr(client, verb, None)
-    if verb.startswith("_") or method is None or len(rest) < 2:
-        raise ConfigError(
-            "say `fault KIND [count=N retry_after=S delay=S]` or "
-            "`create|update|archive|restore|erase TOKEN OBJECT [ID] [KEY=VALUE ...]`"
-        )
-    positional = [w for w in rest if "=" not in w]
-    properties = _pairs([w for w in rest if "=" in w], "property")
-    result = (
-        method(*positional, properties) if verb in ("create", "update") else method(*positional)
-    )
-    print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
+    """``OPERATION [ARGS...] [KEY=VALUE ...]``: one admin operation of the running sandbox at
+    ``url`` (``fault`` is ``inject_fault``); ``operations`` lists them."""
+    from sources.sandbox.client import SandboxClient
+
+    with SandboxClient(url) as client:
+        operations = client.operations()
+        name = SANDBOX_ALIASES.get(words[0], words[0])
+        if name == "operations":
+            for operation in operations.values():
+                print(_signature(operation))
+                if operation["description"]:
+                    print(f"    {operation['description']}")
+            return 0
+        operation = operations.get(name)
+        if operation is None:
+            raise ConfigError(
+                f"the {spec.name} sandbox has no operation {words[0]!r}; it has: "
+                f"{', '.join(operations)} (`operations` lists their parameters)"
+            )
+        args, kwargs = _operation_arguments(operation, words[1:])
+        result = client.call(name, *args, **kwargs)
+    print(json.dumps(result, indent=2) if result is not None else f"{name} done")
     return 0
 
 
@@ -290,11 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     sb = sub.add_parser(
         "sandbox",
         help="serve an integration's API simulator on loopback, or drive a running one",
-        description="Without ACTION: serve the sandbox. With --url and ACTION: change a running "
-        "one, e.g. `update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`.",
+        description="Without OPERATION: serve the sandbox. With --url and OPERATION [ARGS...] "
+        "[KEY=VALUE ...]: run one of a running sandbox's admin operations, e.g. "
+        "`update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`; "
+        "`operations` lists them.",
     )
     sb.add_argument("integration")
-    sb.add_argument("action", nargs="*", help="what to do to a running sandbox")
+    sb.add_argument("action", nargs="*", metavar="OPERATION", help="an operation and its arguments")
     sb.add_argument("--url", help="the running sandbox's base URL")
     sb.add_argument("--port", type=int, default=0)
     sb.add_argument("--records", type=int, default=200)

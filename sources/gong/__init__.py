@@ -119,5 +119,4 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     sandbox=imported_on_call("sources.gong.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call("sources.gong.sandbox.server", "GongSandboxClient"),
 )

@@ -198,7 +198,4 @@ SPEC = IntegrationSpec(
     },
     extract=extract,
     sandbox=imported_on_call("sources.google_drive.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call(
-        "sources.google_drive.sandbox.server", "GoogleDriveSandboxClient"
-    ),
 )

@@ -123,5 +123,4 @@ SPEC = IntegrationSpec(
     extract=extract,
     rate_limit_pacer=pace,
     sandbox=imported_on_call("sources.hubspot.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call("sources.hubspot.sandbox.server", "HubSpotSandboxClient"),
 )

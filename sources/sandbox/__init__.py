@@ -1,1 +1,3 @@
-"""The kit every sandbox is built on: server, routing, faults, admin endpoints."""
+"""The kit every sandbox is built on: server and provider hooks (``server``), accounts,
+credentials (``auth``), rate-limit counters (``limits``), admin operations and their client
+(``operations``, ``client``), the demo's view (``demo``)."""
