@@ -2,12 +2,17 @@
 
 ``NotesSandbox`` is a made-up provider ("Notes") written the way an integration's sandbox is:
 accounts by an API-key header, a rolling rate limit with its own headers, its own error body,
-and admin operations that change its data.
+admin operations that change its data and emit webhooks signed with its own scheme. The
+webhooks go to a receiver on loopback.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,8 +36,10 @@ from sources.sandbox.server import (
     Response,
     SandboxError,
     SandboxServer,
+    json_bytes,
     json_response,
 )
+from sources.sandbox.webhooks import Event, Subscription, WebhookRequest, WebhookSandbox
 
 KEY = "notes-key-1"
 OTHER = "notes-key-2"
@@ -45,11 +52,13 @@ class _Account:
     window: RollingWindow = field(default_factory=lambda: RollingWindow(60.0))
 
 
-class NotesSandbox(SandboxServer[_Account]):
+class NotesSandbox(WebhookSandbox[_Account]):
     name = "notes"
     account_kind = "API key"
+    webhook_retry_delays = (0.05,)
 
-    def __init__(self, *, rate_limit: int | None = None):
+    def __init__(self, *, rate_limit: int | None = None, batch: int = 1, window: float = 0.0):
+        self.webhook_batch_size, self.webhook_batch_window = batch, window
         super().__init__()
         self.rate_limit = rate_limit
         self.api("GET", r"/v1/notes", self._list)
@@ -73,6 +82,18 @@ class NotesSandbox(SandboxServer[_Account]):
 
     def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
         return {"error": {"code": category, "message": message}}
+
+    def render_webhook(self, subscription: Subscription, events: list[Event]) -> bytes:
+        return json_bytes([{"id": e.id, "type": e.type, **e.data} for e in events])
+
+    def sign_webhook(self, secret: str, request: WebhookRequest) -> dict[str, str]:
+        signed = f"{request.timestamp}.".encode() + request.body
+        digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        return {
+            "X-Notes-Delivery": request.delivery_id,
+            "X-Notes-Timestamp": str(request.timestamp),
+            "X-Notes-Signature": f"sha256={digest}",
+        }
 
     def _list(self, request: Request, account: _Account) -> Response:
         with self._data:
@@ -110,6 +131,7 @@ class NotesSandbox(SandboxServer[_Account]):
                 "color": color,
             }
             account.notes[note["id"]] = note
+            self.emit(key, "note.created", {"note": note})
             return note
 
     @admin_operation
@@ -119,7 +141,39 @@ class NotesSandbox(SandboxServer[_Account]):
             if note is None:
                 raise KeyError(f"unknown note {note_id}")
             note.update(fields)
+            self.emit(key, "note.updated", {"note": note})
             return note
+
+
+class Receiver(SandboxServer[None]):
+    """A webhook subscriber on loopback: records what arrives, answers as told."""
+
+    name = "receiver"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self._arrived = threading.Condition(self._lock)
+        self.route("POST", r"/hook", self._receive)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/hook"
+
+    def _receive(self, request: Request) -> Response:
+        with self._arrived:
+            self.received.append(({k.lower(): v for k, v in request.headers.items()}, request.body))
+            status = self.answers.pop(0) if self.answers else 200
+            self._arrived.notify_all()
+        return json_response({}, status)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.received) < count and time.monotonic() < deadline:
+                self._arrived.wait(deadline - time.monotonic())
+            return list(self.received)
 
 
 @pytest.fixture
@@ -135,9 +189,21 @@ def client(notes: NotesSandbox) -> Iterator[SandboxClient]:
         yield c
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
 def admin(sandbox: SandboxServer[Any], name: str, body: Any = None, raw: bytes | None = None):
     url = f"{sandbox.base_url}/_sandbox/operations/{name}"
     return requests.post(url, data=raw if raw is not None else json.dumps(body or {}), timeout=5)
+
+
+def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    signed = f"{headers['x-notes-timestamp']}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers["x-notes-signature"], f"sha256={digest}")
 
 
 # the operations listing and the generic endpoint
@@ -148,7 +214,7 @@ def test_operations_are_listed_with_their_parameters(notes: NotesSandbox) -> Non
     assert answer.status_code == 200
     listing = {op["name"]: op for op in answer.json()["operations"]}
     assert answer.json()["sandbox"] == "notes"
-    for kit in ("health", "inject_fault", "faults", "requests_seen", "reset_rate_limits"):
+    for kit in ("health", "inject_fault", "faults", "requests_seen", "subscribe", "deliveries"):
         assert kit in listing
     create = listing["create"]
     assert create["description"] == (
@@ -359,3 +425,149 @@ def test_credential_helpers() -> None:
     assert basic_credentials(request(Authorization="Basic !!!")) is None
     assert basic_credentials(request()) is None
     assert header_credential(request(**{"X-Api-Key": " k "}), "X-Api-Key") == "k"
+
+
+# outgoing webhooks
+
+
+def subscribe(client: SandboxClient, receiver: Receiver, **options: Any) -> dict[str, Any]:
+    return dict(client.subscribe(KEY, receiver.url, "whsec-notes", **options))
+
+
+def test_webhooks_are_batched_signed_and_logged(receiver: Receiver) -> None:
+    with NotesSandbox(batch=3, window=30.0) as notes, SandboxClient(notes.base_url) as client:
+        client.add_account(KEY)
+        client.add_account(OTHER)
+        sub = subscribe(client, receiver, events=["note.created"])
+        assert client.list_subscriptions(KEY) == [sub] and client.list_subscriptions(OTHER) == []
+        for text in ("a", "b", "c", "d"):
+            client.create(KEY, text)
+        client.update(KEY, 1, {"text": "a2"})
+        client.create(OTHER, "not subscribed")
+        assert client.flush_webhooks() == 0
+        got = receiver.wait_for(2)
+        assert len(got) == 2
+        batches = [[e["note"]["text"] for e in json.loads(body)] for _, body in got]
+        assert batches == [["a", "b", "c"], ["d"]], "three a request, the rest after the window"
+        for headers, body in got:
+            assert signed_by("whsec-notes", headers, body)
+            assert headers["content-type"] == "application/json"
+        log = client.deliveries()
+        assert [(d["outcome"], d["status"], len(d["event_ids"])) for d in log] == [
+            ("delivered", 200, 3),
+            ("delivered", 200, 1),
+        ]
+        assert {d["delivery_id"] for d in log} == {h["x-notes-delivery"] for h, _ in got}
+        assert log[0]["event_types"] == ["note.created"] * 3 and log[0]["account"] == KEY
+        client.unsubscribe(sub["id"])
+        client.create(KEY, "after")
+        assert client.flush_webhooks() == 0
+        assert len(receiver.received) == 2
+        with pytest.raises(SandboxNotFound):
+            client.unsubscribe(sub["id"])
+        with pytest.raises(SandboxNotFound, match="unknown API key 'nobody'"):
+            client.subscribe("nobody", receiver.url, "s")
+        with pytest.raises(SandboxRefused, match="url must be http"):
+            client.subscribe(KEY, "ftp://x", "s")
+
+
+@pytest.fixture
+def hooked(receiver: Receiver) -> Iterator[SandboxClient]:
+    """A client of a sandbox sending each event on its own, subscribed by the receiver."""
+    with NotesSandbox() as notes, SandboxClient(notes.base_url) as client:
+        client.add_account(KEY)
+        subscribe(client, receiver)
+        yield client
+
+
+def texts(received: list[tuple[dict[str, str], bytes]]) -> list[str]:
+    return [e["note"]["text"] for _, body in received for e in json.loads(body)]
+
+
+def test_a_dropped_delivery_is_logged_and_never_sent(
+    hooked: SandboxClient, receiver: Receiver
+) -> None:
+    hooked.inject_delivery_fault("drop")
+    hooked.create(KEY, "lost")
+    hooked.create(KEY, "kept")
+    assert hooked.flush_webhooks() == 0
+    assert texts(receiver.wait_for(1)) == ["kept"]
+    assert [(d["outcome"], d["fault"]) for d in hooked.deliveries()] == [
+        ("dropped", "drop"),
+        ("delivered", None),
+    ]
+
+
+def test_a_duplicated_delivery_arrives_twice_with_one_id(
+    hooked: SandboxClient, receiver: Receiver
+) -> None:
+    hooked.inject_delivery_fault("duplicate")
+    hooked.create(KEY, "twice")
+    assert hooked.flush_webhooks() == 0
+    got = receiver.wait_for(2)
+    assert texts(got) == ["twice", "twice"]
+    assert got[0][0]["x-notes-delivery"] == got[1][0]["x-notes-delivery"]
+    assert [d["outcome"] for d in hooked.deliveries()] == ["delivered", "delivered"]
+
+
+def test_a_reordered_delivery_comes_after_the_next(
+    hooked: SandboxClient, receiver: Receiver
+) -> None:
+    hooked.inject_delivery_fault("reorder")
+    hooked.create(KEY, "first")
+    hooked.create(KEY, "second")
+    assert texts(receiver.wait_for(2)) == ["second", "first"]
+    assert hooked.flush_webhooks() == 0
+    assert [d["fault"] for d in hooked.deliveries()] == [None, "reorder"]
+
+
+def test_a_reordered_last_delivery_goes_out_on_flush(
+    hooked: SandboxClient, receiver: Receiver
+) -> None:
+    hooked.inject_delivery_fault("reorder")
+    hooked.create(KEY, "alone")
+    assert hooked.flush_webhooks() == 0
+    assert texts(receiver.wait_for(1)) == ["alone"]
+
+
+def test_a_delayed_delivery_is_overtaken(hooked: SandboxClient, receiver: Receiver) -> None:
+    hooked.inject_delivery_fault("delay", delay=0.5)
+    assert hooked.delivery_faults() == [{"kind": "delay", "count": 1, "delay": 0.5}]
+    hooked.create(KEY, "late")
+    hooked.create(KEY, "early")
+    assert texts(receiver.wait_for(2)) == ["early", "late"]
+    assert hooked.delivery_faults() == []
+
+
+def test_a_bad_signature_does_not_verify(hooked: SandboxClient, receiver: Receiver) -> None:
+    hooked.inject_delivery_fault("bad_signature")
+    hooked.create(KEY, "forged")
+    hooked.create(KEY, "genuine")
+    got = receiver.wait_for(2)
+    assert texts(got) == ["forged", "genuine"]
+    assert hooked.flush_webhooks() == 0
+    assert [d["fault"] for d in hooked.deliveries()] == ["bad_signature", None]
+    assert [signed_by("whsec-notes", h, b) for h, b in got] == [False, True]
+
+
+def test_a_failed_delivery_is_retried_with_its_id(
+    hooked: SandboxClient, receiver: Receiver
+) -> None:
+    receiver.answers = [500, 500]
+    hooked.create(KEY, "stubborn")
+    assert hooked.flush_webhooks() == 0
+    got = receiver.wait_for(2)
+    assert len(got) == 2 and got[0][0]["x-notes-delivery"] == got[1][0]["x-notes-delivery"]
+    log = hooked.deliveries()
+    assert [(d["attempt"], d["outcome"], d["status"]) for d in log] == [
+        (1, "failed", 500),
+        (2, "failed", 500),
+    ], "one retry, as the sandbox's retry_delays say, then it gives up"
+
+
+def test_delivery_fault_kinds_are_checked(hooked: SandboxClient) -> None:
+    with pytest.raises(SandboxRefused, match="unknown delivery fault 'lose'; kinds: drop"):
+        hooked.inject_delivery_fault("lose")
+    hooked.inject_delivery_fault("drop", count=2)
+    hooked.clear_delivery_faults()
+    assert hooked.delivery_faults() == []
