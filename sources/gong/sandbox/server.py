@@ -19,6 +19,10 @@ against it unchanged (only ``base_url`` differs), including what makes Gong awkw
   no rate-limit headers otherwise;
 * a call becomes readable only once Gong has processed it; tests can hold one back.
 
+Besides the kit's faults, ``inject_page_fault("no_cursor")`` leaves ``records.cursor`` out of
+a page that has a next one (``totalRecords`` still counts every match), as a misbehaving
+API would.
+
 Companies are seeded deterministically (``random.Random`` on the seed, times relative to a
 fixed epoch), so the same seed gives identical data on every run.
 """
@@ -45,6 +49,7 @@ from urllib.parse import quote, unquote
 
 from sources.gong.sandbox.seed import HALF_HOUR_MS, SEED_EPOCH, numeric_id, seed_call
 from sources.sandbox.server import (
+    Fault,
     Request,
     Response,
     SandboxClient,
@@ -57,6 +62,7 @@ _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
 NO_CALLS_MESSAGE = "No calls found corresponding to the provided filters"
+PAGE_FAULTS = ("no_cursor",)
 AUTH_MESSAGE = "Authentication failed: the access key or its secret is not valid"
 CALL_FIELDS = (
     "id",
@@ -213,6 +219,7 @@ class GongSandbox(SandboxServer):
         self._rate = threading.Lock()
         self._accounts: dict[str, _Account] = {}
         self._cursor_key = secrets.token_bytes(32)
+        self._page_faults: list[Fault] = []
         self.route("GET", r"/v2/calls", self._api(self._list_calls))
         self.route("POST", r"/v2/calls/transcript", self._api(self._transcripts))
         self.route("GET", r"/v2/calls/(?P<id>\d+)", self._api(self._get_call))
@@ -553,9 +560,28 @@ class GongSandbox(SandboxServer):
             "currentPageSize": len(page),
             "currentPageNumber": page_number,
         }
-        if len(rest) > size:
+        if len(rest) > size and not self._take_page_fault():
             records["cursor"] = self._cursor(fingerprint, page[-1].order, page_number + 1)
         return page, records
+
+    def inject_page_fault(self, kind: str, *, count: int = 1) -> None:
+        """Make the next ``count`` pages that have a next one leave out ``records.cursor``."""
+        if kind not in PAGE_FAULTS:
+            raise ValueError(f"unknown page fault {kind!r}; expected one of {PAGE_FAULTS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._data:
+            self._page_faults.append(Fault(kind, int(count)))
+
+    def _take_page_fault(self) -> bool:
+        with self._data:
+            if not self._page_faults:
+                return False
+            fault = self._page_faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._page_faults.pop(0)
+            return True
 
     @staticmethod
     def _fingerprint(account: _Account, *parts: Any) -> str:
