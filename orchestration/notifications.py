@@ -40,7 +40,16 @@ DISPATCHER_NAME = "webhook_dispatcher"
 DISPATCH_INTERVAL_SECONDS = 5
 DISPATCH_BATCH = 20
 BATCH = 500
-_COUNTS = ("added", "updated", "deleted", "unchanged", "rejected", "fetched", "rows_total")
+_COUNTS = (
+    "added",
+    "updated",
+    "deleted",
+    "unchanged",
+    "rejected",
+    "fetched",
+    "rows_total",
+    "deletions_held",
+)
 
 
 def _value(metadata: Mapping[str, Any], name: str) -> Any:
@@ -65,6 +74,7 @@ def result_from_materialization(
         model=model,
         **{name: int(_value(metadata, name) or 0) for name in _COUNTS},
         suspicious=bool(_value(metadata, "suspicious")),
+        note=_value(metadata, "note"),
         first_cursor=_value(metadata, "first_cursor"),
         last_cursor=_value(metadata, "last_cursor"),
     )

@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from sources.errors import ConfigError
+
 SyncMode = Literal["incremental", "full"]
 
 
@@ -67,14 +69,78 @@ class RecordShape:
 
 
 @dataclass(frozen=True)
+class DeletionLimit:
+    """How much of a model one full listing may delete before its deletions are held.
+
+    A listing that would delete more than ``fraction`` of the model's live rows *and* more
+    than ``rows`` of them (a bound left out does not count) is applied except for those
+    deletions, which wait for a user to confirm them: a listing that lost most of the table
+    (a page the API dropped) must not delete it. Written ``20%``, ``500`` or ``20%,500``.
+    """
+
+    fraction: float | None = 0.2
+    rows: int | None = 10
+
+    def holds(self, deletions: int, live: int) -> bool:
+        """Whether ``deletions`` of ``live`` rows are too many to apply unconfirmed."""
+        if deletions <= 0:
+            return False
+        if self.fraction is not None and deletions <= self.fraction * live:
+            return False
+        return self.rows is None or deletions > self.rows
+
+    def __str__(self) -> str:
+        parts = [] if self.fraction is None else [f"{self.fraction * 100:g}%"]
+        return ",".join(parts + ([] if self.rows is None else [str(self.rows)]))
+
+    def describe(self) -> str:
+        """``more than 20% and more than 10 rows``"""
+        parts = [] if self.fraction is None else [f"more than {self.fraction * 100:g}%"]
+        parts += [] if self.rows is None else [f"more than {self.rows} rows"]
+        return " and ".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> DeletionLimit:
+        """``20%``, ``500`` or both (``20%,500``); a clear error for anything else."""
+        fraction: float | None = None
+        rows: int | None = None
+        parts = [p.strip() for p in str(text).split(",")]
+        try:
+            if not 1 <= len(parts) <= 2:
+                raise ValueError
+            for part in parts:
+                if part.endswith("%") and fraction is None:
+                    fraction = float(part[:-1]) / 100
+                    if not 0 <= fraction <= 1:
+                        raise ValueError
+                elif part.isascii() and part.isdigit() and rows is None:
+                    rows = int(part)
+                else:
+                    raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"max deletions {text!r} is not valid: give a percentage of the live rows "
+                "(0% to 100%, e.g. 20%), a number of rows (e.g. 500), or both (20%,500)"
+            ) from None
+        return cls(fraction, rows)
+
+
+DEFAULT_DELETION_LIMIT = DeletionLimit()
+
+
+@dataclass(frozen=True)
 class SyncSpec:
-    """A named unit of work that fills one or more models in one run."""
+    """A named unit of work that fills one or more models in one run.
+
+    ``max_deletions``: how much of a model one full listing may delete unconfirmed (a
+    connection may set its own)."""
 
     name: str
     models: tuple[str, ...]
     default_frequency: timedelta = timedelta(hours=1)
     full_refresh_frequency: timedelta = timedelta(days=7)
     description: str = ""
+    max_deletions: DeletionLimit = DEFAULT_DELETION_LIMIT
 
 
 @dataclass

@@ -12,12 +12,13 @@ from typing import Any
 from pipelines.api.server import register as register_serve
 from pipelines.cli.output import LiveProgress, print_result
 from pipelines.cli.webhooks import register as register_webhooks
+from pipelines.engine.disk import out_of_disk
 from pipelines.engine.sync import SyncFailed, purge, reset
 from pipelines.engine.warehouse import read_connection, table_exists
 from pipelines.home import Home
 from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections, format_duration
-from sources.errors import ConfigError, SyncsError
+from sources.errors import ConfigError, OutOfDiskError, SyncsError
 from sources.registry import INTEGRATIONS, get_integration
 
 
@@ -41,6 +42,7 @@ def cmd_connections(args: argparse.Namespace) -> int:
             config=_pairs(args.config, "--config"),
             frequency=args.frequency,
             enabled=not args.disabled,
+            max_deletions=args.max_deletions,
         )
         print(f"connection {connection.connection_id} ({connection.integration}) saved")
     elif args.action == "list":
@@ -78,6 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"connection {args.connection_id!r} belongs to {connection.integration}, "
             f"not {args.integration}"
         )
+    if args.confirm_deletions and not (args.full_refresh or args.reset):
+        raise ConfigError(
+            "--confirm-deletions applies the deletions a full listing finds: add --full-refresh"
+        )
     if args.reset:
         reset(runner.home, connection.connection_id, args.sync)
     progress = LiveProgress()
@@ -90,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sync=name,
                 mode="full" if args.full_refresh else "incremental",
                 progress=progress,
+                confirm_deletions=args.confirm_deletions,
             )
             progress.done()
             print_result(result)
@@ -290,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--config", action="append", metavar="KEY=VALUE")
     add.add_argument("--frequency", help="how often its syncs run: 15s, 5m, 1h (at least 15s)")
     add.add_argument("--disabled", action="store_true", help="register it without scheduling")
+    add.add_argument(
+        "--max-deletions",
+        metavar="LIMIT",
+        help="how much one full refresh may delete before its deletions wait for "
+        "--confirm-deletions: 20%%, 500 or 20%%,500 (of a model's live rows; 'default': "
+        "each sync's own, more than 20%% and more than 10 rows)",
+    )
     lst = csub.add_parser("list", help="list connections")
     lst.add_argument("--integration")
     lst.add_argument("--json", action="store_true")
@@ -306,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="list everything; infer deletes")
     run.add_argument("--sync", help="only this sync")
     run.add_argument("--reset", action="store_true", help="forget the cursor first")
+    run.add_argument(
+        "--confirm-deletions",
+        action="store_true",
+        help="with --full-refresh: apply every deletion it finds, past the mass-deletion limit",
+    )
     run.set_defaults(func=cmd_run)
 
     rst = sub.add_parser("reset", help="forget a connection's cursors")
@@ -362,6 +381,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        disk = _out_of_disk(error)
+        if disk is None:
+            raise
+        print(f"error: {disk}", file=sys.stderr)
+        return 1
+
+
+def _out_of_disk(error: Exception) -> OutOfDiskError | None:
+    try:
+        return out_of_disk(error, Home.from_env())
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

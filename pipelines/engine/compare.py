@@ -8,6 +8,12 @@ event. A live id missing from a complete full listing, or tombstoned by the API,
 DELETED and stays, soft-deleted. Into a table holding no rows of the connection (its first
 run) every record is ADDED, and the rows are written without a join.
 
+A full listing is believed only so far: one that would delete more of the model's live rows
+than its ``DeletionLimit`` allows (a page the API dropped looks like records gone), or that
+returned nothing where the table had rows, is applied without those deletions. They are
+held — counted, noted, the model marked suspicious — until a full listing runs with
+``confirm_deletions``.
+
 Rows are compared by two hashes of their columns (the non-volatile ones and the volatile
 ones), stored with each row when it is written, so the join reads two integers per stored
 row instead of every column. DuckDB's ``hash()`` may change between versions, and the
@@ -37,7 +43,7 @@ import duckdb
 
 from pipelines.engine.warehouse import literal, quote, table_exists
 from sources.records import RUN_ID, SEQ
-from sources.spec import ModelSpec
+from sources.spec import DEFAULT_DELETION_LIMIT, DeletionLimit, ModelSpec
 
 META_COLUMNS = [
     ("_syncs_first_seen_at", "TIMESTAMPTZ"),
@@ -60,7 +66,9 @@ RESERVED = (
 @dataclass
 class ModelResult:
     """One model's outcome. ``fetched`` counts the records the API returned, a record
-    returned twice counting twice; ``unchanged`` is those that changed nothing."""
+    returned twice counting twice; ``unchanged`` is those that changed nothing;
+    ``deletions_held`` the deletions a full listing inferred but did not apply, and
+    ``note`` why (both only on a suspicious run)."""
 
     model: str
     added: int = 0
@@ -73,6 +81,8 @@ class ModelResult:
     first_cursor: int | None = None
     last_cursor: int | None = None
     rejected: int = 0
+    deletions_held: int = 0
+    note: str | None = None
 
 
 def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -230,6 +240,8 @@ def apply_snapshot(
     full_listing: bool,
     now: datetime,
     timings: dict[str, float] | None = None,
+    max_deletions: DeletionLimit = DEFAULT_DELETION_LIMIT,
+    confirm_deletions: bool = False,
 ) -> ModelResult:
     """Compare this run's fresh rows of one model with the table and apply the changes.
 
@@ -238,7 +250,8 @@ def apply_snapshot(
     the fresh values); the stored values are read after it only for the rows that
     changed. A table holding no rows of the connection needs no join: every record is
     added. ``timings`` gets ``compare`` (finding and describing the changes) and
-    ``apply`` (writing them).
+    ``apply`` (writing them). ``max_deletions`` bounds what a full listing deletes unless
+    ``confirm_deletions``.
     """
     clock = time.perf_counter()
     result = ModelResult(model.name)
@@ -293,15 +306,36 @@ def apply_snapshot(
         return result
 
     deletes_missing = full_listing
-    if full_listing and result.fetched == 0 and _live_rows(con, target, connection_id) > 0:
-        result.suspicious = True
-        deletes_missing = False
+    if full_listing and result.fetched == 0 and not confirm_deletions:
+        live = _live_rows(con, target, connection_id)
+        if live > 0:
+            deletes_missing = False
+            _hold(
+                result,
+                live,
+                f"the full listing returned no {model.name} where the table had {live}",
+                integration,
+                connection_id,
+            )
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
     _build_diff(con, target, connection_id, stable, volatile, join)
     if fresh is not None and _repeats(con, among_changed=True):
         keep_last_copies()
         _build_diff(con, target, connection_id, stable, volatile, join)
+    if deletes_missing and not confirm_deletions:
+        missing = _count(con, f"SELECT count(*) FROM _diff WHERE {DIFF_ACTION} = 'DELETED'")
+        live = _live_rows(con, target, connection_id) if missing else 0
+        if max_deletions.holds(missing, live):
+            _hold(
+                result,
+                missing,
+                f"the full listing would delete {missing} of {live} live {model.name}, over "
+                f"the limit ({max_deletions.describe()})",
+                integration,
+                connection_id,
+            )
+            _build_diff(con, target, connection_id, stable, volatile, "LEFT JOIN")
     if tombstones is not None:
         con.execute(
             f"""
@@ -538,6 +572,20 @@ def _describe_updates(
         """,
         [connection_id],
     )
+
+
+def _hold(result: ModelResult, count: int, why: str, integration: str, connection_id: str) -> None:
+    result.suspicious = True
+    result.deletions_held = count
+    result.note = (
+        f"{why}; {count} deletions held: if the records are gone, confirm with "
+        f"`syncs run {integration} {connection_id} --full-refresh --confirm-deletions`"
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _stored_rows(con: duckdb.DuckDBPyConnection, target: str, connection_id: str) -> int:

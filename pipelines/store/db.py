@@ -27,10 +27,30 @@ MIGRATIONS: list[str] = [
 ]
 
 
+COLUMNS: list[tuple[str, str, str]] = [("connections", "max_deletions", "TEXT")]
+"""Columns added to a table after it was first made: (table, column, declaration)."""
+
+
 def register_migration(sql: str) -> None:
     """Other modules add their tables here; every statement must be idempotent."""
     if sql not in MIGRATIONS:
         MIGRATIONS.append(sql)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the registered columns a store made before them lacks (SQLite has no
+    ``ADD COLUMN IF NOT EXISTS``; another process may add one at the same moment)."""
+    tables: dict[str, set[str]] = {}
+    for table, column, declaration in COLUMNS:
+        if table not in tables:
+            tables[table] = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column in tables[table]:
+            continue
+        try:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise
 
 
 @contextmanager
@@ -44,6 +64,7 @@ def control_db(path: Path) -> Iterator[sqlite3.Connection]:
         db.execute("PRAGMA busy_timeout=30000")
         for sql in MIGRATIONS:
             db.execute(sql)
+        _add_columns(db)
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

@@ -9,6 +9,8 @@
   empty result; any other 404 (a wrong base URL) is still an error.
 * ``POST /v2/calls/transcript`` takes ``filter.callIds`` in its body and pages with a
   ``cursor`` in the body too.
+* Every page reports the query's ``records.totalRecords``: a listing that ends short of it
+  is incomplete and fails the run (``ApiClient.paginate_request``).
 * About 3 requests a second and 10,000 a day per company; past that, 429 with
   ``Retry-After``, and no rate-limit headers on other answers to pace on.
 """
@@ -67,6 +69,7 @@ class GongApi:
             paginator=paginator,
             data_selector="calls",
             empty=no_calls_found,
+            total="records.totalRecords",
         ):
             yield list(page)
 
@@ -84,5 +87,6 @@ class GongApi:
                 paginator=paginator,
                 data_selector="callTranscripts",
                 empty=no_calls_found,
+                total="records.totalRecords",
             ):
                 yield list(page)

@@ -121,8 +121,8 @@ def _read_changes(ctx: ExtractContext, api: DriveApi, cursor: dict[str, Any]) ->
     ) != sorted(config.shared_drives):
         raise ConfigError(
             f"connection {ctx.connection_id!r}: its folders or shared_drives changed since the "
-            f"last run; run `syncs run google_drive {ctx.connection_id} --full-refresh` to list "
-            "the new scope and delete what left it"
+            f"last run; run `syncs run google_drive {ctx.connection_id} --full-refresh "
+            "--confirm-deletions` to list the new scope and delete what left it"
         )
     scope = Scope(api, config, cursor.get("tree") or {})
     new_token: str | None = None

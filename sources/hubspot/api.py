@@ -7,6 +7,11 @@ So every page is its own query that starts from the last-modified time seen so f
 (keyset paging): nothing shifts under us, the 10,000 cap is never reached by paging, and
 records sharing the edge timestamp are skipped by id rather than lost or repeated. Only
 when a whole page shares one timestamp do we page by offset inside that timestamp.
+
+A page that contradicts itself fails the run: ``results`` null or missing (list or search),
+or a search page with no results where its ``total`` says more match. The list endpoint
+reports no total, so a listing cut short by a page without ``paging.next`` looks complete;
+the engine's mass-deletion limit keeps it from deleting what it did not see.
 """
 
 from __future__ import annotations
@@ -172,8 +177,9 @@ class HubSpotApi:
             }
             if offset:
                 body["after"] = str(offset)
-            answer = self.client.post(f"/crm/v3/objects/{object_type}/search", json=body).json()
-            results: list[dict[str, Any]] = answer.get("results") or []
+            path = f"/crm/v3/objects/{object_type}/search"
+            answer = self.client.post(path, json=body).json()
+            results: list[dict[str, Any]] = self._search_results(answer, path, offset)
             fresh = [
                 r for r in results if not (self._modified(r, prop) == since and r["id"] in edge_ids)
             ]
@@ -197,6 +203,25 @@ class HubSpotApi:
                     f"{total} {object_type} match from modification time {since} and more than "
                     "HubSpot's search can page through share that one time; run a full refresh"
                 )
+
+    def _search_results(self, answer: Any, path: str, offset: int) -> list[dict[str, Any]]:
+        """A search page's ``results``, or ``ApiError`` when the page contradicts itself: no
+        ``results`` at all, or none where its ``total`` says there are more from ``offset``
+        (the run would take the window for done and move the cursor past them)."""
+        where = f"connection {self.client.connection_id!r}: POST {self.client.base_url}{path}"
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise ApiError(
+                f"{where} answered a page whose results are null or missing; the run fails "
+                "and the next one reads it again"
+            )
+        total = answer.get("total")
+        if not results and isinstance(total, int) and total > offset:
+            raise ApiError(
+                f"{where} answered no results although its total says {total} match "
+                f"({offset} read so far); the run fails and the next one reads it again"
+            )
+        return results
 
     @staticmethod
     def latest_modified(records: list[dict[str, Any]], prop: str) -> int | None:

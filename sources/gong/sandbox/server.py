@@ -19,6 +19,10 @@ against it unchanged (only ``base_url`` differs), including what makes Gong awkw
   no rate-limit headers otherwise;
 * a call becomes readable only once Gong has processed it; tests can hold one back.
 
+Besides the kit's faults, ``inject_page_fault("no_cursor")`` leaves ``records.cursor`` out of
+a page that has a next one (``totalRecords`` still counts every match), as a misbehaving
+API would.
+
 Companies are seeded deterministically (``random.Random`` on the seed, times relative to a
 fixed epoch), so the same seed gives identical data on every run.
 """
@@ -43,6 +47,7 @@ from sources.sandbox.auth import basic_credentials
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
+    Fault,
     Request,
     Response,
     SandboxError,
@@ -54,6 +59,7 @@ _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
 NO_CALLS_MESSAGE = "No calls found corresponding to the provided filters"
+PAGE_FAULTS = ("no_cursor",)
 AUTH_MESSAGE = "Authentication failed: the access key or its secret is not valid"
 CALL_FIELDS = (
     "id",
@@ -210,6 +216,7 @@ class GongSandbox(SandboxServer[_Account]):
         self.api("GET", r"/v2/calls", self._list_calls)
         self.api("POST", r"/v2/calls/transcript", self._transcripts)
         self.api("GET", r"/v2/calls/(?P<id>\d+)", self._get_call)
+        self._page_faults: list[Fault] = []
 
     # errors
 
@@ -525,9 +532,29 @@ class GongSandbox(SandboxServer[_Account]):
             "currentPageSize": len(page),
             "currentPageNumber": page_number,
         }
-        if len(rest) > size:
+        if len(rest) > size and not self._take_page_fault():
             records["cursor"] = self._cursor(fingerprint, page[-1].order, page_number + 1)
         return page, records
+
+    @admin_operation
+    def inject_page_fault(self, kind: str, *, count: int = 1) -> None:
+        """Make the next ``count`` pages that have a next one leave out ``records.cursor``."""
+        if kind not in PAGE_FAULTS:
+            raise ValueError(f"unknown page fault {kind!r}; expected one of {PAGE_FAULTS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._data:
+            self._page_faults.append(Fault(kind, int(count)))
+
+    def _take_page_fault(self) -> bool:
+        with self._data:
+            if not self._page_faults:
+                return False
+            fault = self._page_faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._page_faults.pop(0)
+            return True
 
     @staticmethod
     def _fingerprint(account: _Account, *parts: Any) -> str:

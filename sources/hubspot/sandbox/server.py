@@ -12,6 +12,10 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
 * other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
   rolling limit, per account (private-app token).
 
+Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
+themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
+has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept).
+
 Accounts are seeded deterministically (``random.Random`` on the seed, timestamps relative to a
 fixed epoch), so the same seed gives identical data on every run.
 """
@@ -35,6 +39,7 @@ from sources.sandbox.auth import bearer_token
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
+    Fault,
     Request,
     Response,
     SandboxError,
@@ -45,6 +50,7 @@ from sources.sandbox.server import (
 )
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
+PAGE_FAULTS = ("no_next", "null_results")
 OBJECT_ALIASES = {
     "contacts": "contacts",
     "contact": "contacts",
@@ -444,6 +450,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
         self.search_cap = search_cap
         self.daily_limit = daily_limit
         self._search_cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
+        self._page_faults: list[Fault] = []
         obj = r"/crm/v3/objects/(?P<object>[^/]+)"
         self.api("GET", obj, self._list)
         self.api("POST", obj + r"/search", self._search, limit="search")
@@ -477,6 +484,40 @@ class HubSpotSandbox(SandboxServer[_Account]):
             "X-HubSpot-RateLimit-Max": str(self.rate_limit_per_10s),
             "X-HubSpot-RateLimit-Remaining": "0",
         }
+
+    # page faults
+
+    @admin_operation
+    def inject_page_fault(
+        self, kind: str, *, count: int = 1, path_prefix: str | None = None
+    ) -> None:
+        """Make the next ``count`` list or search pages under ``path_prefix`` contradict
+        themselves: ``no_next`` (no ``paging.next`` though more follow) or ``null_results``
+        (``"results": null``)."""
+        if kind not in PAGE_FAULTS:
+            raise ValueError(f"unknown page fault {kind!r}; expected one of {PAGE_FAULTS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._page_faults.append(Fault(kind, int(count), path_prefix=path_prefix))
+
+    def _page_fault(self, request: Request, has_next: bool) -> str | None:
+        """The page fault this answer takes, if any (``no_next`` only where a next page is)."""
+        with self._lock:
+            for index, fault in enumerate(self._page_faults):
+                if fault.matches(request.path) and (fault.kind != "no_next" or has_next):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        del self._page_faults[index]
+                    return fault.kind
+        return None
+
+    def _page_body(self, request: Request, results: bytes, paging: dict[str, Any] | None) -> bytes:
+        fault = self._page_fault(request, paging is not None)
+        body = b'{"results":' + (b"null" if fault == "null_results" else b"[" + results + b"]")
+        if paging is not None and fault != "no_next":
+            body += b',"paging":' + json_bytes(paging)
+        return body
 
     # accounts and records (admin operations)
 
@@ -808,14 +849,14 @@ class HubSpotSandbox(SandboxServer[_Account]):
             page = ids[start : start + limit]
             more = start + limit < len(ids)
             results = self._rendered(store, page, names, object_type)
-        body = b'{"results":[' + results + b"]"
+        paging = None
         if more:
             cursor = str(page[-1] + 1)
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
             query.append(("after", cursor))
             link = f"{self.base_url}{request.path}?{urlencode(query)}"
-            body += b',"paging":' + json_bytes({"next": {"after": cursor, "link": link}})
-        return Response(200, body + b"}")
+            paging = {"next": {"after": cursor, "link": link}}
+        return Response(200, self._page_body(request, results, paging) + b"}")
 
     # GET /crm/v3/objects/{object}/{id}
 
@@ -889,10 +930,9 @@ class HubSpotSandbox(SandboxServer[_Account]):
             total = len(matches)
             end = min(after + limit, total, self.search_cap)
             results = self._rendered(store, matches[after:end], names, object_type)
-        body = b'{"total":' + str(total).encode() + b',"results":[' + results + b"]"
-        if end < total and end < self.search_cap:
-            body += b',"paging":' + json_bytes({"next": {"after": str(end)}})
-        return Response(200, body + b"}")
+        paging = {"next": {"after": str(end)}} if end < total and end < self.search_cap else None
+        page = self._page_body(request, results, paging)
+        return Response(200, b'{"total":' + str(total).encode() + b"," + page[1:] + b"}")
 
     def _forget_stale_searches(self, account: _Account, object_type: str) -> None:
         """Drop the cached answers of this account's earlier versions, which no search
