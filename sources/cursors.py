@@ -270,22 +270,6 @@ class ModelCursor:
 
     # The engine's side.
 
-    @property
-    def field(self) -> str | None:
-        """The record field whose newest landed value moves this cursor, if any."""
-        spec = self.leader.spec if self.leader is not None else self.spec
-        return spec.field if spec.kind == "timestamp" else None
-
-    @property
-    def key_field(self) -> str | None:
-        spec = self.leader.spec if self.leader is not None else self.spec
-        return spec.key
-
-    @property
-    def key_ignores_case(self) -> bool:
-        spec = self.leader.spec if self.leader is not None else self.spec
-        return spec.key_ignores_case
-
     def next_stored(
         self, landed: Mapping[str | None, datetime | None], ceiling: datetime
     ) -> dict[str, Any] | None:
@@ -342,13 +326,13 @@ def open_cursors(
     followers: dict[str, list[str]] = {}
     for name, model in models.items():
         if model.cursor.kind == "shared":
-            leader = model.cursor.shares
+            leader = model.cursor.shares or ""
             if leader not in models or models[leader].cursor.kind == "shared":
                 raise TypeError(
                     f"{spec.name}.{name} shares the cursor of {leader!r}, which {sync.name!r} "
                     "does not fill with a cursor of its own"
                 )
-            followers.setdefault(leader, []).append(name)  # type: ignore[arg-type]
+            followers.setdefault(leader, []).append(name)
     cursors: dict[str, ModelCursor] = {}
     for name, model in models.items():
         if model.cursor.kind == "shared":
@@ -368,8 +352,8 @@ def open_cursors(
         )
     for name, model in models.items():
         if model.cursor.kind == "shared":
-            leader = cursors[model.cursor.shares]  # type: ignore[index]
+            lead = cursors[model.cursor.shares or ""]
             cursors[name] = ModelCursor(
-                name, model.cursor, None, full_listing=leader.full_listing, leader=leader
+                name, model.cursor, None, full_listing=lead.full_listing, leader=lead
             )
     return {name: cursors[name] for name in sync.models}

@@ -25,7 +25,7 @@ import duckdb
 
 from pipelines.engine.warehouse import literal, quote, read_connection, table_exists
 from pipelines.home import Home
-from sources.cursors import SAFETY_MARGIN, ModelCursor
+from sources.cursors import SAFETY_MARGIN, CursorSpec, ModelCursor
 from sources.records import RUN_ID, SEQ
 from sources.spec import ModelSpec, RecordRef
 
@@ -88,8 +88,8 @@ def store_cursors(
     safety margin."""
     ceiling = started - SAFETY_MARGIN
     for model, cursor in cursors.items():
-        owner = cursor.leader.model if cursor.leader is not None else model
-        newest = _newest(con, cursor.leader or cursor, landed.get(owner), run_id)
+        owner = cursor.leader or cursor
+        newest = _newest(con, owner.spec, landed.get(owner.model), run_id)
         stored = cursor.next_stored(newest, ceiling)
         con.execute(
             """
@@ -113,20 +113,20 @@ def store_cursors(
 
 
 def _newest(
-    con: duckdb.DuckDBPyConnection, cursor: ModelCursor, relation: str | None, run_id: str
+    con: duckdb.DuckDBPyConnection, spec: CursorSpec, relation: str | None, run_id: str
 ) -> dict[str | None, datetime | None]:
-    """The newest value of the cursor's field among the run's landed records, per key."""
-    if cursor.field is None or relation is None:
+    """The newest value of a timestamp cursor's field among the run's landed records, per
+    key (None for an unkeyed cursor)."""
+    if spec.kind != "timestamp" or spec.field is None or relation is None:
         return {}
-    key = cursor.key_field
-    if key is None:
+    if spec.key is None:
         slot = "NULL"
-    elif cursor.key_ignores_case:
-        slot = f"lower(CAST({quote(key)} AS VARCHAR))"
+    elif spec.key_ignores_case:
+        slot = f"lower(CAST({quote(spec.key)} AS VARCHAR))"
     else:
-        slot = f"CAST({quote(key)} AS VARCHAR)"
+        slot = f"CAST({quote(spec.key)} AS VARCHAR)"
     rows = con.execute(
-        f"SELECT {slot}, max(CAST({quote(cursor.field)} AS TIMESTAMPTZ)) FROM {relation} "
+        f"SELECT {slot}, max(CAST({quote(spec.field)} AS TIMESTAMPTZ)) FROM {relation} "
         f"WHERE {quote(RUN_ID)} = ? GROUP BY 1",
         [run_id],
     ).fetchall()
