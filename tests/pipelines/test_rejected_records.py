@@ -3,6 +3,7 @@ marked with the reason, and the next run reads it again by id until a good versi
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from pipelines.store.connections import Connections
@@ -113,5 +114,38 @@ def test_gong_call_rejected_on_its_first_appearance_is_added_once_fixed(home, ru
         assert [s for _, p, s in gong.requests_seen if p == "/v2/calls/extensive"] == [200]
         assert query(home, "select duration from gong.calls where id = ?", [late["id"]]) == [
             (3600,)
+        ]
+        assert due(home) == []
+
+
+def test_github_issue_rejected_is_read_again_by_its_repository_and_number(home, runner):
+    from sources.github.sandbox.server import GitHubSandbox
+
+    with GitHubSandbox(rate_limit=None) as github:
+        github.add_account("ghp_t", login="bot", seed=5)
+        github.add_repo("ghp_t", "acme/api", issues=20, pulls=2)
+        Connections(home).add(
+            "github",
+            "acme",
+            credentials={"access_token": "ghp_t"},
+            config={"base_url": github.base_url, "repositories": "acme/api"},
+        )
+        runner.run("acme")
+        number = github.numbers("ghp_t", "acme/api", "issues")[4]
+        record_id = str(github.issue("ghp_t", "acme/api", number)["id"])
+        github.update_issue("ghp_t", "acme/api", number, title=None)
+        (rejected,) = runner.run("acme")
+        assert rejected.models["issues"].rejected == 1
+        (locator,) = query(home, "select locator from syncs.due_records")
+        assert json.loads(locator[0]) == {"repository": "acme/api", "number": number}
+
+        github.update_issue(
+            "ghp_t", "acme/api", number, title="Named again", at=datetime(2001, 1, 1, tzinfo=UTC)
+        )
+        github.clear_requests()
+        (fixed,) = runner.run("acme")
+        assert events(home, fixed.run_id) == [("issues", record_id, "UPDATED", ["title"])]
+        assert github.requests_to(f"/repos/acme/api/issues/{number}") == [
+            ("GET", f"/repos/acme/api/issues/{number}", 200)
         ]
         assert due(home) == []
