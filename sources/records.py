@@ -2,9 +2,9 @@
 
 Every record is validated against its model's pydantic class; a record that fails is
 kept aside with its reason and raw payload instead of failing the run. A whole number sent
-where the model says text (an id as a JSON number) is read as its digits, not rejected. Valid records are
-batched into ``pyarrow`` tables whose schema comes from the model, which is the fastest
-way dlt has to load (Parquet files, no per-row normalisation). Nested values are stored as
+where the model says text (an id as a JSON number) is read as its digits, not rejected.
+Valid records are batched into ``pyarrow`` tables whose schema comes from the model, which
+is the fastest way dlt has to load (Parquet files, no per-row normalisation). Nested values are stored as
 canonical JSON text (sorted keys), so key order in the API's answer never looks like a
 change.
 

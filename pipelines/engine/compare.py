@@ -7,8 +7,9 @@ values that changed), a change in volatile columns alone refreshes the row witho
 event. A live id missing from a complete full listing, or tombstoned by the API, is
 DELETED and stays, soft-deleted. A record the run fetched but rejected (it failed
 validation) is neither: its row keeps its last good version, marked with the reason
-(``_syncs_rejected_reason`` and ``_syncs_rejected_at``) until a good version arrives. Into a table holding no rows of the connection (its first
-run) every record is ADDED, and the rows are written without a join.
+(``_syncs_rejected_reason`` and ``_syncs_rejected_at``) until a good version arrives. Into
+a table holding no rows of the connection (its first run) every record is ADDED, and the
+rows are written without a join.
 
 Rows are compared by two hashes of their columns (the non-volatile ones and the volatile
 ones), stored with each row when it is written, so the join reads two integers per stored
@@ -501,8 +502,9 @@ def _mark_rejected(
     if any_rejected:
         con.execute(
             f"""
-            UPDATE {target} SET {REJECTED_REASON} = r.reason,
-                                {REJECTED_AT} = coalesce({target}.{REJECTED_AT}, CAST(? AS TIMESTAMPTZ))
+            UPDATE {target}
+            SET {REJECTED_REASON} = r.reason,
+                {REJECTED_AT} = coalesce({target}.{REJECTED_AT}, CAST(? AS TIMESTAMPTZ))
             FROM _rejected r
             WHERE {target}.connection_id = ? AND {target}.id = r.id
               AND r.id NOT IN (SELECT id FROM _fresh)

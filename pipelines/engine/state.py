@@ -182,7 +182,10 @@ def store_due(
         if model.locator
         else "NULL"
     )
-    this_run = f"SELECT * FROM {rejected} WHERE {quote(RUN_ID)} = ? AND model = ? AND record_id IS NOT NULL"
+    this_run = (
+        f"SELECT * FROM {rejected} "
+        f"WHERE {quote(RUN_ID)} = ? AND model = ? AND record_id IS NOT NULL"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _due AS

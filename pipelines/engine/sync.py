@@ -8,9 +8,8 @@
    connection's landing folder (``pipelines.engine.landing``), and one transaction reads them in
    place, compares them with the record tables, writes change events, record metadata,
    rejected records and the ids due again, the request log, the run's row and the new
-   cursors. A failure
-   anywhere before the commit leaves data, cursor and snapshot as they were; the next run
-   starts over from the last good cursor.
+   cursors. A failure anywhere before the commit leaves data, cursor and snapshot as they
+   were; the next run starts over from the last good cursor.
 
 The cursor is ours, not dlt's incremental state: dlt stores its state when the load
 succeeds, before our compare, so a run killed in between would move the cursor past
