@@ -1,36 +1,50 @@
 """The contract between an integration and the engine.
 
-An integration declares its models (one table each), its syncs (which models a run fills,
-how often), the pydantic models of its per-connection config and credentials, and an
-``extract`` function that yields pages of raw records for a sync. Everything else —
-validation, Arrow conversion, loading, change detection, scheduling — belongs to the
-platform and is shared by every integration.
+An integration declares its models (one table each, with the cursor its incremental reads
+continue from), its syncs (which models a run fills, how often), the pydantic models of its
+per-connection config and credentials, an ``extract`` function that yields pages of raw
+records for a sync, and a ``fetch`` function that reads given records by id. Everything
+else — cursors, validation, Arrow conversion, loading, change detection, scheduling —
+belongs to the platform and is shared by every integration.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from sources.cursors import CursorSpec, ModelCursor
 from sources.errors import ConfigError
 
+if TYPE_CHECKING:
+    from sources.http import RequestLog
+
 SyncMode = Literal["incremental", "full"]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+CredentialsT = TypeVar("CredentialsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One table: ``<integration>.<name>``, keyed by ``(connection_id, id)``."""
+    """One table: ``<integration>.<name>``, keyed by ``(connection_id, id)``.
+
+    ``cursor`` says how incremental runs continue (``sources.cursors``); ``locator`` names
+    the record fields besides ``id`` that fetching one record by id needs (GitHub's
+    repository and number), kept for a record that must be read again.
+    """
 
     name: str
     schema: type[BaseModel]
     volatile_fields: frozenset[str] = frozenset()
     description: str = ""
     shape: RecordShape | None = None
+    cursor: CursorSpec = field(default_factory=CursorSpec.none)
+    locator: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,33 +184,53 @@ class RawPage:
     path: str
 
 
+@dataclass(frozen=True)
+class RecordRef:
+    """A record to read by id, with the fields of its ``ModelSpec.locator`` when known."""
+
+    id: str
+    locator: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
 class Progress(Protocol):
     def __call__(self, model: str, pages: int, records: int) -> None: ...
 
 
 @dataclass
-class ExtractContext:
-    """What the engine hands to an integration's ``extract`` for one run."""
+class ExtractContext(Generic[ConfigT, CredentialsT]):
+    """What the engine hands to an integration's ``extract`` and ``fetch`` for one run.
+
+    ``cursors`` holds each model's cursor (``cursor(model)``); ``request_log`` collects
+    every HTTP attempt for the run's record. ``save_credentials`` stores credentials the
+    API refreshed (an OAuth access token) and uses them for the rest of the run.
+    """
 
     connection_id: str
     sync: SyncSpec
     mode: SyncMode
-    config: Any
-    credentials: Any
-    cursors: Mapping[str, Any]
-    new_cursors: dict[str, Any] = field(default_factory=dict)
-    http: Any = None
-    save_credentials: Callable[[dict[str, Any]], None] | None = None
+    config: ConfigT
+    credentials: CredentialsT
+    request_log: RequestLog
+    cursors: Mapping[str, ModelCursor]
+    on_credentials: Callable[[dict[str, Any]], None] | None = None
 
-    @property
-    def full_listing(self) -> bool:
-        """True when this run lists every record (full refresh, or no cursor yet)."""
-        return self.mode == "full" or not any(
-            self.cursors.get(m) is not None for m in self.sync.models
+    def cursor(self, model: str) -> ModelCursor:
+        return self.cursors[model]
+
+    def save_credentials(self, updates: dict[str, Any]) -> None:
+        if self.on_credentials is not None:
+            self.on_credentials(updates)
+        self.credentials = type(self.credentials).model_validate(
+            {**self.credentials.model_dump(), **updates}
         )
 
 
-ExtractFn = Callable[[ExtractContext], Iterator[Page]]
+ExtractFn = Callable[[ExtractContext[ConfigT, CredentialsT]], Iterator[Page]]
+# Pages of the records asked for that the API still has; the ids it says are gone come
+# as a tombstone page. A record it cannot look up (a locator missing) is left out of both.
+FetchFn = Callable[
+    [ExtractContext[ConfigT, CredentialsT], str, Sequence[RecordRef]], Iterator[Page]
+]
 
 
 def imported_on_call(module: str, name: str) -> Callable[..., Any]:
@@ -219,15 +253,15 @@ class DemoAccount:
 
 
 @dataclass(frozen=True)
-class IntegrationSpec:
+class IntegrationSpec(Generic[ConfigT, CredentialsT]):
     name: str
     title: str
-    config_model: type[BaseModel]
-    credentials_model: type[BaseModel]
+    config_model: type[ConfigT]
+    credentials_model: type[CredentialsT]
     models: Mapping[str, ModelSpec]
     syncs: Mapping[str, SyncSpec]
-    extract: ExtractFn
-    rate_limit_pacer: Callable[[Any], float] | None = None
+    extract: ExtractFn[ConfigT, CredentialsT]
+    fetch: FetchFn[ConfigT, CredentialsT] | None = None
     sandbox: Callable[..., Any] | None = None
     description: str = ""
 

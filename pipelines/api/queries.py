@@ -36,6 +36,8 @@ METADATA = {
     "_syncs_deleted_at": "deleted_at",
     "_syncs_cursor": "cursor",
     "_syncs_run_id": "run_id",
+    "_syncs_rejected_reason": "rejected_reason",
+    "_syncs_rejected_at": "rejected_at",
 }
 
 HIDDEN = ", ".join(name for name, _ in HASH_COLUMNS)

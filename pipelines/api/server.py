@@ -309,6 +309,8 @@ def openapi_document() -> dict[str, Any]:
                         "deleted_at": {"type": ["string", "null"], "format": "date-time"},
                         "cursor": {"type": "integer"},
                         "run_id": {"type": "string"},
+                        "rejected_reason": {"type": ["string", "null"]},
+                        "rejected_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "RecordPage": {

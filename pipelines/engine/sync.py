@@ -3,14 +3,15 @@
 0. The run takes its lock (``pipelines.engine.run_lock``): one run per connection and sync
    at a time, whatever process started it; a second one is refused at once.
 1. The connection's config is validated and its credentials decrypted.
-2. The cursors are read from ``syncs.sync_state`` (briefly, read-only).
+2. The cursors and the records due again are read (``pipelines.engine.state``; briefly,
+   read-only), and each model's cursor is opened as its declaration says.
 3. dlt extracts page by page and normalizes to Parquet, holding no warehouse lock.
 4. Under the exclusive warehouse lock, dlt loads the run's rows as Parquet files to the
    connection's landing folder (``pipelines.engine.landing``), and one transaction reads them in
    place, compares them with the record tables, writes change events, record metadata,
-   rejected records, the request log, the run's row and the new cursors. A failure
-   anywhere before the commit leaves data, cursor and snapshot as they were; the next run
-   starts over from the last good cursor.
+   rejected records and the ids due again, the request log, the run's row and the new
+   cursors. A failure anywhere before the commit leaves data, cursor and snapshot as they
+   were; the next run starts over from the last good cursor.
 
 Every run that starts is recorded: a failure at any step above, the lock included, still
 writes the run's row (status failed, the error) and goes to ``on_result``, so the app gets
@@ -26,7 +27,6 @@ makes that impossible.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -47,18 +47,19 @@ from pipelines.engine.disk import out_of_disk
 from pipelines.engine.landing import Landing, destination, landing_dataset, legacy_names, run_name
 from pipelines.engine.results import SyncResult
 from pipelines.engine.run_lock import RunLock
+from pipelines.engine.state import read_state, store_cursors, store_due
 from pipelines.engine.warehouse import (
     WAIT_SECONDS,
     ensure_platform_tables,
     open_duckdb,
     quote,
-    read_connection,
     table_exists,
     warehouse_lock,
     write_connection,
 )
 from pipelines.home import Home
 from pipelines.store.connections import Connection, Connections
+from sources.cursors import open_cursors
 from sources.errors import ConfigError, SyncsError, WarehouseBusyError
 from sources.http import RequestLog, RequestRecord
 from sources.records import REJECTED_TABLE, RUN_ID, TOMBSTONES_TABLE
@@ -98,17 +99,6 @@ def drop_loaded_packages(pipeline: dlt.Pipeline) -> None:
     )
     for load_id in storage.list_loaded_packages():
         storage.loaded_packages.delete_package(load_id, not_exists_ok=True)
-
-
-def read_cursors(home: Home, connection_id: str, sync: str) -> dict[str, Any]:
-    with read_connection(home) as con:
-        if con is None or not table_exists(con, "syncs", "sync_state"):
-            return {}
-        rows = con.execute(
-            "SELECT model, cursor FROM syncs.sync_state WHERE connection_id = ? AND sync = ?",
-            [connection_id, sync],
-        ).fetchall()
-    return {model: json.loads(cursor) if cursor else None for model, cursor in rows}
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -215,9 +205,9 @@ class SyncRunner:
             spec = connection.spec
             config = connection.validated_config()
             credentials = self.connections.credentials(connection)
-            cursors = read_cursors(self.home, connection.connection_id, sync.name)
+            state = read_state(self.home, connection.connection_id, sync.name)
             result.sync_type = (
-                "INITIAL" if not cursors else "FULL" if mode == "full" else "INCREMENTAL"
+                "INITIAL" if not state.cursors else "FULL" if mode == "full" else "INCREMENTAL"
             )
             ctx = ExtractContext(
                 connection_id=connection.connection_id,
@@ -225,9 +215,9 @@ class SyncRunner:
                 mode=mode,
                 config=config,
                 credentials=credentials,
-                cursors=cursors,
-                http=request_log,
-                save_credentials=lambda updates: self.connections.save_credentials(
+                request_log=request_log,
+                cursors=open_cursors(spec, sync, mode, config, state.cursors),
+                on_credentials=lambda updates: self.connections.save_credentials(
                     connection.connection_id, updates
                 ),
             )
@@ -241,14 +231,13 @@ class SyncRunner:
             )
             pipeline.config.restore_from_destination = False
             pipeline.abort_packages()
-            source = build_source(spec, ctx, run_id, progress)
+            source = build_source(spec, ctx, run_id, progress, state.due)
             clock = time.perf_counter()
             pipeline.extract(source, loader_file_format="parquet")
             result.timings["extract"] = time.perf_counter() - clock
             clock = time.perf_counter()
             pipeline.normalize()
             result.timings["normalize"] = time.perf_counter() - clock
-            full_listing = ctx.full_listing
             clock = time.perf_counter()
             with warehouse_lock(self.home, exclusive=True):
                 result.timings["lock_wait"] = time.perf_counter() - clock
@@ -267,21 +256,40 @@ class SyncRunner:
                     legacy = legacy_names(spec.name, connection.connection_id, sync.name)[1]
                     con.execute(f"DROP SCHEMA IF EXISTS {quote(legacy)} CASCADE")
                     now = datetime.now(UTC)
+                    rejected = landing.relation(REJECTED_TABLE)
+                    tombstones = landing.relation(TOMBSTONES_TABLE)
                     for model_name in sync.models:
+                        model = spec.model(model_name)
+                        fresh = landing.relation(model_name)
+                        full_listing = ctx.cursor(model_name).full_listing
                         result.models[model_name] = apply_snapshot(
                             con,
                             integration=spec.name,
                             sync=sync.name,
-                            model=spec.model(model_name),
+                            model=model,
                             connection_id=connection.connection_id,
                             run_id=run_id,
-                            fresh=landing.relation(model_name),
-                            tombstones=landing.relation(TOMBSTONES_TABLE),
+                            fresh=fresh,
+                            tombstones=tombstones,
                             full_listing=full_listing,
                             now=now,
                             timings=result.timings,
                             max_deletions=connection.max_deletions or sync.max_deletions,
                             confirm_deletions=confirm_deletions,
+                            rejected=rejected,
+                        )
+                        store_due(
+                            con,
+                            connection_id=connection.connection_id,
+                            integration=spec.name,
+                            sync=sync.name,
+                            model=model,
+                            run_id=run_id,
+                            fresh=fresh,
+                            tombstones=tombstones,
+                            rejected=rejected,
+                            full_listing=full_listing,
+                            now=now,
                         )
                     result.timings["bookkeeping"] = (
                         time.perf_counter()
@@ -290,7 +298,17 @@ class SyncRunner:
                         - result.timings.get("apply", 0.0)
                     )
                     self._store_rejected(con, result, landing)
-                    self._store_state(con, result, ctx.new_cursors, now)
+                    store_cursors(
+                        con,
+                        connection_id=connection.connection_id,
+                        integration=spec.name,
+                        sync=sync.name,
+                        run_id=run_id,
+                        cursors=ctx.cursors,
+                        landed={m: landing.relation(m) for m in sync.models},
+                        started=started,
+                        now=now,
+                    )
                     result.finished_at = datetime.now(UTC)
                     result.api_requests = len(request_log)
                     self._store_requests(con, result, request_log)
@@ -384,30 +402,6 @@ class SyncRunner:
         ).fetchall():
             if model in result.models:
                 result.models[model].rejected = count
-
-    def _store_state(
-        self, con: Any, result: SyncResult, cursors: dict[str, Any], now: datetime
-    ) -> None:
-        for model in result.models:
-            con.execute(
-                """
-                INSERT INTO syncs.sync_state
-                    (connection_id, integration, sync, model, cursor, last_run_id, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (connection_id, sync, model) DO UPDATE SET
-                    cursor = coalesce(excluded.cursor, sync_state.cursor),
-                    last_run_id = excluded.last_run_id, updated_at = excluded.updated_at
-                """,
-                [
-                    result.connection_id,
-                    result.integration,
-                    result.sync,
-                    model,
-                    json.dumps(cursors[model]) if model in cursors else None,
-                    result.run_id,
-                    now,
-                ],
-            )
 
     def _store_requests(self, con: Any, result: SyncResult, log: RequestLog) -> None:
         if not log.records:
@@ -576,6 +570,9 @@ def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
                             [connection_id],
                         )
                 con.execute("DELETE FROM syncs.sync_state WHERE connection_id = ?", [connection_id])
+                con.execute(
+                    "DELETE FROM syncs.due_records WHERE connection_id = ?", [connection_id]
+                )
                 for sync in spec.syncs:
                     legacy = legacy_names(spec.name, connection_id, sync)[1]
                     con.execute(f"DROP SCHEMA IF EXISTS {quote(legacy)} CASCADE")

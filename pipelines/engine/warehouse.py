@@ -140,6 +140,20 @@ PLATFORM_DDL = [
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS syncs.due_records (
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        sync VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        locator JSON,
+        reason VARCHAR NOT NULL,
+        first_rejected_at TIMESTAMPTZ NOT NULL,
+        last_rejected_at TIMESTAMPTZ NOT NULL,
+        last_run_id VARCHAR NOT NULL
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS syncs.rejected_records (
         run_id VARCHAR NOT NULL,
         connection_id VARCHAR NOT NULL,

@@ -94,8 +94,8 @@ def test_initial_sync_pages_calls_and_their_transcripts(home, gong, runner):
     newest = newest.astimezone(UTC)
     cursors = query(home, "select model, cursor from syncs.sync_state where connection_id = 'acme'")
     assert {m: json.loads(c) for m, c in cursors} == {
-        "calls": {"started": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "call_transcripts": {"started": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "calls": {"since": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "call_transcripts": {"since": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
 
 

@@ -157,7 +157,7 @@ def test_incremental_reads_exactly_the_changes(home, drive, runner):
     paths = {p for _, p, _ in drive.requests_seen}
     assert paths == {"/drive/v3/changes"}, "incremental runs read only the changes feed"
     cursor = query(home, "select cursor from syncs.sync_state where connection_id = 'acme'")
-    assert json.loads(cursor[0][0])["page_token"] == start_token(drive, ACME)
+    assert json.loads(cursor[0][0])["token"] == start_token(drive, ACME)
 
 
 def start_token(drive: GoogleDriveSandbox, email: str) -> str:

@@ -13,6 +13,9 @@ against it unchanged (only ``base_url`` differs), including what makes Gong awkw
 * ``POST /v2/calls/transcript`` takes ``{"filter": {...,"callIds": [...]}, "cursor": ...}``
   and answers ``callTranscripts``: per call its monologues (``speakerId``, ``topic``,
   ``sentences`` with ``start``/``end`` in milliseconds and ``text``);
+* ``POST /v2/calls/extensive`` takes the same filter (and ``primaryUserIds``) and answers
+  ``calls``, each call's fields in its ``metaData``; a ``contentSelector`` asking for more
+  (parties, content, media) is refused, not simulated;
 * cursors are opaque signed tokens tied to their query (400 for another query or a forgery);
 * timestamps are rendered to the second in the company's UTC offset;
 * 3 requests a second and 10,000 a day per company, past which 429 with ``Retry-After``;
@@ -130,6 +133,20 @@ def _as_ms(value: Any) -> int | None:
         raise ValueError(f"invalid time {value!r}; give a datetime or ISO 8601 text") from None
 
 
+def _call_filter(spec: dict[str, Any]) -> tuple[int | None, int | None, Any, set[str] | None]:
+    """A POST body's ``filter``: its time window, workspace and call ids."""
+    since = spec.get("fromDateTime")
+    until = spec.get("toDateTime")
+    since_ms = None if since is None else parse_filter_time(since, "fromDateTime")
+    until_ms = None if until is None else parse_filter_time(until, "toDateTime")
+    ids = spec.get("callIds")
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, str) and i.isdigit() for i in ids)
+    ):
+        raise SandboxError(400, "callIds must be a list of call id strings", "BAD_REQUEST")
+    return since_ms, until_ms, spec.get("workspaceId"), None if ids is None else set(ids)
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -215,6 +232,7 @@ class GongSandbox(SandboxServer[_Account]):
         self._cursor_key = secrets.token_bytes(32)
         self.api("GET", r"/v2/calls", self._list_calls)
         self.api("POST", r"/v2/calls/transcript", self._transcripts)
+        self.api("POST", r"/v2/calls/extensive", self._extensive)
         self.api("GET", r"/v2/calls/(?P<id>\d+)", self._get_call)
         self._page_faults: list[Fault] = []
 
@@ -617,18 +635,7 @@ class GongSandbox(SandboxServer[_Account]):
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
             raise SandboxError(400, "filter is required", "BAD_REQUEST")
-        spec = body["filter"]
-        since = spec.get("fromDateTime")
-        until = spec.get("toDateTime")
-        since_ms = None if since is None else parse_filter_time(since, "fromDateTime")
-        until_ms = None if until is None else parse_filter_time(until, "toDateTime")
-        workspace = spec.get("workspaceId")
-        ids = spec.get("callIds")
-        if ids is not None and not (
-            isinstance(ids, list) and all(isinstance(i, str) and i.isdigit() for i in ids)
-        ):
-            raise SandboxError(400, "callIds must be a list of call id strings", "BAD_REQUEST")
-        wanted = None if ids is None else set(ids)
+        since_ms, until_ms, workspace, wanted = _call_filter(body["filter"])
         fingerprint = self._fingerprint(
             account, "transcripts", since_ms, until_ms, workspace, sorted(wanted or ())
         )
@@ -643,6 +650,53 @@ class GongSandbox(SandboxServer[_Account]):
         return json_response(
             {"requestId": _request_id(), "records": records, "callTranscripts": transcripts}
         )
+
+    # POST /v2/calls/extensive
+
+    def _extensive(self, request: Request, account: _Account) -> Response:
+        """Calls by the filter of ``/v2/calls/transcript`` (and ``primaryUserIds``), each as
+        ``{"metaData": <the call as GET /v2/calls renders it>}``. The content selector's
+        parties, content and media are not simulated: asking for them is a 400."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
+            raise SandboxError(400, "filter is required", "BAD_REQUEST")
+        unknown = sorted(set(body) - {"filter", "cursor", "contentSelector"})
+        if unknown:
+            raise SandboxError(400, f"{unknown[0]} is not a field of this request", "BAD_REQUEST")
+        spec = body["filter"]
+        known = {"fromDateTime", "toDateTime", "workspaceId", "callIds", "primaryUserIds"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise SandboxError(400, f"filter.{unknown[0]} is not simulated", "BAD_REQUEST")
+        selector = body.get("contentSelector") or {}
+        if not isinstance(selector, dict):
+            raise SandboxError(400, "contentSelector must be an object", "BAD_REQUEST")
+        for name, value in sorted(selector.items()):
+            plain = (name == "context" and value == "None") or (
+                name == "exposedFields" and isinstance(value, dict) and not any(value.values())
+            )
+            if not plain:
+                raise SandboxError(
+                    400, f"contentSelector.{name} is not simulated by this sandbox", "BAD_REQUEST"
+                )
+        since_ms, until_ms, workspace, wanted = _call_filter(spec)
+        users = spec.get("primaryUserIds")
+        if users is not None and not (
+            isinstance(users, list) and all(isinstance(u, str) for u in users)
+        ):
+            raise SandboxError(400, "primaryUserIds must be a list of user ids", "BAD_REQUEST")
+        fingerprint = self._fingerprint(
+            account, "extensive", since_ms, until_ms, workspace, sorted(wanted or ()), users
+        )
+        with self._data:
+            matches = self._matching(account, since_ms, until_ms, workspace, wanted)
+            if users is not None:
+                matches = [c for c in matches if c.fields.get("primaryUserId") in users]
+            page, records = self._page(
+                account, matches, fingerprint, body.get("cursor"), self.page_size
+            )
+            calls = [{"metaData": self._render(account, c)} for c in page]
+        return json_response({"requestId": _request_id(), "records": records, "calls": calls})
 
 
 def _order(call: _Call) -> tuple[int, int]:

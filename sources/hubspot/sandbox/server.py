@@ -7,6 +7,7 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
   milliseconds, and the ``createdate``/last-modified/``hs_object_id`` properties mirror them;
 * the list endpoint pages with an opaque ``after`` cursor and an absolute ``paging.next.link``;
   archived records are only listed with ``archived=true``;
+* the batch read takes up to 100 ids and answers 207 naming the ones it does not have;
 * the search endpoint pages by numeric offset, caps any query at 10,000 results (400 beyond it,
   no ``paging.next`` at it), has its own per-second limit and sends no rate-limit headers;
 * other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
@@ -155,6 +156,9 @@ AUTH_MESSAGE = (
 )
 RATE_INTERVAL_MS = 10_000
 MAX_LIST_LIMIT = 100
+MAX_BATCH_INPUTS = 100
+BATCH_READ_FIELDS = frozenset({"inputs", "properties", "propertiesWithHistory", "idProperty"})
+OBJECT_LABELS = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
 MAX_SEARCH_LIMIT = 200
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
@@ -454,6 +458,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
         obj = r"/crm/v3/objects/(?P<object>[^/]+)"
         self.api("GET", obj, self._list)
         self.api("POST", obj + r"/search", self._search, limit="search")
+        self.api("POST", obj + r"/batch/read", self._batch_read)
         self.api("GET", obj + r"/(?P<id>[^/]+)", self._get_one)
 
     # errors
@@ -870,6 +875,78 @@ class HubSpotSandbox(SandboxServer[_Account]):
             except KeyError:
                 raise SandboxError(404, "resource not found", "OBJECT_NOT_FOUND") from None
             return json_response(self._render(record, names, object_type))
+
+    # POST /crm/v3/objects/{object}/batch/read
+
+    def _batch_read(self, request: Request, account: _Account) -> Response:
+        """Objects by id (``inputs``, at most 100). Ids it does not have — unknown, or
+        archived unless ``archived=true`` — are left out of ``results`` and named in an
+        ``OBJECT_NOT_FOUND`` error, and the answer is 207 Multi-Status."""
+        object_type, store = self._object_store(account, request.params["object"])
+        unknown = sorted(set(request.query) - {"archived"})
+        if unknown:
+            raise SandboxError(
+                400, f"query parameter {unknown[0]!r} is not simulated", "VALIDATION_ERROR"
+            )
+        archived = _bool_param(request.arg("archived"), "archived")
+        body = request.json()
+        if not isinstance(body, dict):
+            raise SandboxError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
+        extra = sorted(set(body) - BATCH_READ_FIELDS)
+        if extra:
+            raise SandboxError(400, f"Unrecognized field {extra[0]!r}", "VALIDATION_ERROR")
+        for name in ("propertiesWithHistory", "idProperty"):
+            if body.get(name):
+                raise SandboxError(400, f"{name} is not simulated", "VALIDATION_ERROR")
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs
+        ):
+            raise SandboxError(
+                400, "inputs must be a list of objects with a string id", "VALIDATION_ERROR"
+            )
+        if len(inputs) > MAX_BATCH_INPUTS:
+            raise SandboxError(
+                400,
+                f"The maximum number of inputs supported in a batch request is {MAX_BATCH_INPUTS}.",
+                "VALIDATION_ERROR",
+            )
+        requested = body.get("properties")
+        if requested is not None and not (
+            isinstance(requested, list) and all(isinstance(p, str) for p in requested)
+        ):
+            raise SandboxError(400, "properties must be a list of strings", "VALIDATION_ERROR")
+        names = self._selected(account, object_type, requested)
+        started = iso_ms(_now_ms())
+        results: list[dict[str, Any]] = []
+        missing: list[str] = []
+        with self._data:
+            for record_id in dict.fromkeys(i["id"] for i in inputs):
+                try:
+                    record = self._record(store, record_id, archived=archived)
+                except KeyError:
+                    missing.append(record_id)
+                    continue
+                results.append(self._render(record, names, object_type))
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms(_now_ms()),
+        }
+        if not missing:
+            return json_response(answer)
+        answer["numErrors"] = 1
+        answer["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": f"Could not get some {OBJECT_LABELS[object_type]} objects, they may "
+                "be deleted or not exist. Check that ids are valid.",
+                "context": {"ids": missing},
+            }
+        ]
+        return json_response(answer, 207)
 
     # POST /crm/v3/objects/{object}/search
 
