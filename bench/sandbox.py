@@ -3,7 +3,9 @@
 It holds one account with N contacts, no rate limits, and serves every list page from
 pre-serialized JSON (a warm-up pass renders each record once), so the server is not what
 the benchmark measures. Commands on stdin, one per line, each answered with one JSON line:
-``update FRACTION SEED``, ``erase FRACTION SEED``, ``quit``.
+``update FRACTION SEED``, ``erase FRACTION SEED``, ``quit``. Each change is an admin operation
+of the sandbox (``update_sample``, ``erase_sample``), called through its admin endpoint as any
+other driver would.
 """
 
 from __future__ import annotations
@@ -18,8 +20,34 @@ import requests
 
 from sources.hubspot.api import OBJECTS
 from sources.hubspot.sandbox.server import HubSpotSandbox
+from sources.sandbox.client import SandboxClient
+from sources.sandbox.operations import admin_operation
 
 TOKEN = "bench-token"
+
+
+class BenchSandbox(HubSpotSandbox):
+    """HubSpot without rate limits, with the benchmark's bulk changes."""
+
+    def _sample(self, fraction: float, seed: int) -> list[str]:
+        ids = self.ids(TOKEN, "contacts")
+        return random.Random(seed).sample(ids, int(len(ids) * fraction))
+
+    @admin_operation
+    def update_sample(self, fraction: float, seed: int) -> list[str]:
+        """Give a ``fraction`` of the contacts, chosen by ``seed``, a new job title."""
+        chosen = self._sample(fraction, seed)
+        for record_id in chosen:
+            self.update(TOKEN, "contacts", record_id, {"jobtitle": f"Bench title {seed}"})
+        return sorted(chosen)
+
+    @admin_operation
+    def erase_sample(self, fraction: float, seed: int) -> list[str]:
+        """Erase a ``fraction`` of the contacts, chosen by ``seed``, for good."""
+        chosen = self._sample(fraction, seed)
+        for record_id in chosen:
+            self.erase(TOKEN, "contacts", record_id)
+        return sorted(chosen)
 
 
 def warm_search(session: requests.Session, base_url: str, since_ms: int) -> None:
@@ -67,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, required=True)
     args = parser.parse_args()
-    sandbox = HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None, daily_limit=None)
+    sandbox = BenchSandbox(rate_limit_per_10s=None, search_rate_per_second=None, daily_limit=None)
     sandbox.add_account(TOKEN, seed=11, contacts=args.records)
     sandbox.start()
     properties = ",".join(OBJECTS["contacts"].default_properties)
@@ -86,22 +114,18 @@ def main() -> None:
         if not after:
             break
     print(json.dumps({"base_url": sandbox.base_url, "token": TOKEN}), flush=True)
+    client = SandboxClient(sandbox.base_url, timeout=600)
     for line in sys.stdin:
         words = line.split()
         if not words or words[0] == "quit":
             break
         verb, fraction, seed = words[0], float(words[1]), int(words[2])
         started_ms = int(time.time() * 1000) - 1
-        ids = sandbox.ids(TOKEN, "contacts")
-        chosen = random.Random(seed).sample(ids, int(len(ids) * fraction))
-        for record_id in chosen:
-            if verb == "update":
-                sandbox.update(TOKEN, "contacts", record_id, {"jobtitle": f"Bench title {seed}"})
-            else:
-                sandbox.erase(TOKEN, "contacts", record_id)
+        chosen = client.call(f"{verb}_sample", fraction, seed)
         warm_search(session, sandbox.base_url, started_ms)
         time.sleep(0.01)
-        print(json.dumps({verb: sorted(chosen)}), flush=True)
+        print(json.dumps({verb: chosen}), flush=True)
+    client.close()
     sandbox.stop()
 
 

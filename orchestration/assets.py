@@ -59,6 +59,13 @@ class SyncRunConfig(Config):
         default=False,
         description="Forget the connection's cursors before the run, so it lists everything again.",
     )
+    confirm_deletions: bool = Field(
+        default=False,
+        description=(
+            "With full_refresh (or reset): apply every deletion the full listing finds, past "
+            "the mass-deletion limit that holds them otherwise."
+        ),
+    )
 
 
 def _column_type(annotation: Any) -> str:
@@ -140,11 +147,18 @@ def sync_assets(
                     f"connection {connection_id!r} belongs to {connection.integration}, "
                     f"not {spec.name}; its partition is stale and will be removed"
                 )
+            mode = run_mode(config, context.run.tags)
+            if config.confirm_deletions and mode != "full" and not config.reset:
+                raise ConfigError(
+                    "confirm_deletions applies the deletions a full listing finds: set "
+                    "full_refresh: true (or the run tag syncs/mode=full) as well"
+                )
             if config.reset:
                 cleared = reset(home, connection_id, sync.name)
                 context.log.info(f"cleared {cleared} cursor(s); this run lists everything")
-            mode = run_mode(config, context.run.tags)
-            result = sync_runner(home).run_one(connection, sync, mode=mode)
+            result = sync_runner(home).run_one(
+                connection, sync, mode=mode, confirm_deletions=config.confirm_deletions
+            )
         except SyncFailed as failure:
             for evaluation in run_evaluations(home, spec, failure.result):
                 context.log_event(evaluation.logged(spec.name, connection_id))
@@ -157,6 +171,8 @@ def sync_assets(
                 f"{m} +{c.added} ~{c.updated} -{c.deleted}" for m, c in result.models.items()
             )
         )
+        if result.note:
+            context.log.warning(f"suspicious run {result.run_id}: {result.note}")
         selected = context.selected_asset_keys
         for model in sync.models:
             key = model_key(spec.name, model)

@@ -24,7 +24,10 @@ def model_metadata(result: SyncResult, model: str) -> dict[str, MetadataValue]:
         "run_id": MetadataValue.text(result.run_id),
         "started_at": MetadataValue.timestamp(result.started_at),
         "suspicious": MetadataValue.bool(counts.suspicious),
+        "deletions_held": MetadataValue.int(counts.deletions_held),
     }
+    if counts.note:
+        metadata["note"] = MetadataValue.text(counts.note)
     for stage, seconds in result.timings.items():
         metadata[f"{stage}_seconds"] = MetadataValue.float(round(seconds, 3))
     if counts.first_cursor is not None:

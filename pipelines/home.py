@@ -34,6 +34,10 @@ class Home:
         return self.root / "encryption.key"
 
     @property
+    def run_locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
     def dlt_dir(self) -> Path:
         return self.root / "dlt"
 

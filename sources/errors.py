@@ -27,5 +27,13 @@ class WarehouseBusyError(TransientError):
     """The warehouse stayed locked by another writer for longer than we wait."""
 
 
+class RunInProgressError(TransientError):
+    """Another run of the same connection and sync is going on; this one was refused."""
+
+
+class OutOfDiskError(SyncsError):
+    """A write under ``SYNCS_HOME`` failed for want of space (or of a file-size allowance)."""
+
+
 class ApiError(SyncsError):
     """The external API answered a request with an error that retrying will not fix."""

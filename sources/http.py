@@ -472,6 +472,7 @@ class ApiClient:
         json: dict[str, Any] | None = None,
         data_selector: str | None = None,
         empty: Callable[[requests.Response], bool] | None = None,
+        total: str | None = None,
     ) -> Iterator[PageRecords]:
         """Pages of any request, a POST with a JSON body included.
 
@@ -481,6 +482,12 @@ class ApiClient:
         ``json`` is copied, never changed). ``empty`` recognises an answer that means "no
         records" although its status is an error (some APIs answer an empty filter with
         404): such an answer ends the listing instead of failing it.
+
+        A listing that contradicts itself raises ``ApiError`` rather than look complete
+        (a complete listing is what deletions are inferred from): a page whose records
+        (``data_selector``, or the body) are null or missing, and a listing that ends —
+        no next page, or ``empty`` — before the number of records the API reported at the
+        dotted path ``total`` (Gong's ``records.totalRecords``).
         """
         paginator = paginator or SinglePagePaginator()
         request = self.rest._create_request(
@@ -490,6 +497,8 @@ class ApiClient:
             json=copy.deepcopy(json) if json is not None else None,
         )
         paginator.init_request(request)
+        seen = 0
+        reported: int | None = None
         while True:
             try:
                 response = self._send(request)
@@ -499,16 +508,44 @@ class ApiClient:
                     f"failed after retries: {type(exc).__name__}"
                 ) from None
             if empty is not None and empty(response):
+                self._check_total(response, seen, reported, total)
                 return
             self._check(response)
-            data = PageRecords(select(decoded_json(response), data_selector))
+            body = decoded_json(response)
+            records = select(body, data_selector)
+            if records is None:
+                raise ApiError(
+                    f"connection {self.connection_id!r}: {response.request.method} "
+                    f"{redact(response.url)} answered a page whose records "
+                    f"({data_selector or 'the body'}) are null or missing; the listing cannot "
+                    "be complete, so the run fails and the next one reads it again"
+                )
+            data = PageRecords(records)
             if data_selector and data_selector != "$":
                 data.raw = RawPage(response.content, data_selector)
+            seen += len(data)
+            if total is not None:
+                count = value_at(body, total)
+                if isinstance(count, int) and not isinstance(count, bool):
+                    reported = count
             paginator.update_state(response, data)
             paginator.update_request(request)
             yield data
             if not paginator.has_next_page:
+                self._check_total(response, seen, reported, total)
                 return
+
+    def _check_total(
+        self, response: requests.Response, seen: int, reported: int | None, path: str | None
+    ) -> None:
+        """A listing that ended must have brought the records the API said it holds."""
+        if reported is not None and seen < reported:
+            raise ApiError(
+                f"connection {self.connection_id!r}: {response.request.method} "
+                f"{redact(response.url)} ended the listing (no next page) after {seen} of the "
+                f"{reported} records it reported ({path}); the listing is incomplete, so the "
+                "run fails and the next one reads it again"
+            )
 
 
 class PageRecords(list[Any]):
@@ -524,14 +561,21 @@ def decoded_json(response: requests.Response) -> Any:
     return body
 
 
-def select(body: Any, path: str | None) -> list[Any]:
-    """The page's records at a dotted ``path`` (``results``, ``data.items``); ``$`` is the body."""
+def value_at(body: Any, path: str | None) -> Any:
+    """The value at a dotted ``path`` (``results``, ``records.totalRecords``); ``$`` or no
+    path is the body; None when a step is missing."""
     value = body
     if path and path != "$":
         for key in path.split("."):
             value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def select(body: Any, path: str | None) -> list[Any] | None:
+    """The page's records at a dotted ``path``; None when they are null or missing."""
+    value = value_at(body, path)
     if value is None:
-        return []
+        return None
     return value if isinstance(value, list) else [value]
 
 

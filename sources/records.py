@@ -1,9 +1,10 @@
 """From an integration's raw pages to the Arrow tables dlt loads.
 
 Every record is validated against its model's pydantic class; a record that fails is
-kept aside with its reason and raw payload instead of failing the run. Valid records are
-batched into ``pyarrow`` tables whose schema comes from the model, which is the fastest
-way dlt has to load (Parquet files, no per-row normalisation). Nested values are stored as
+kept aside with its reason and raw payload instead of failing the run. A whole number sent
+where the model says text (an id as a JSON number) is read as its digits, not rejected.
+Valid records are batched into ``pyarrow`` tables whose schema comes from the model, which
+is the fastest way dlt has to load (Parquet files, no per-row normalisation). Nested values are stored as
 canonical JSON text (sorted keys), so key order in the API's answer never looks like a
 change.
 
@@ -107,7 +108,7 @@ def _castable(source: pa.DataType, target: pa.DataType) -> bool:
         return True
     text = pa.types.is_string(source) or pa.types.is_large_string(source)
     if pa.types.is_string(target):
-        return False
+        return pa.types.is_integer(source)
     if pa.types.is_int64(target):
         return text
     if pa.types.is_floating(target) or pa.types.is_decimal(target):
@@ -149,6 +150,9 @@ class ModelTable:
             fields.append(pa.field(name, arrow_type))
         self.schema = pa.schema(fields)
         self.known = set(self.schema.names)
+        self.text_fields = [
+            f.name for f in fields if pa.types.is_string(f.type) and f.name not in self.json_fields
+        ]
         self.columnar_plan = self._columnar_plan(spec.schema)
 
     def _columnar_plan(self, schema: type[BaseModel]) -> list[tuple[str, pa.DataType, bool, Any]]:
@@ -251,8 +255,28 @@ class ModelTable:
             try:
                 valid.append(schema.model_validate(row).model_dump())
             except ValidationError as error:
-                invalid.append((raw, error))
+                reason = error
+                coerced = self._numbers_as_text(row)
+                if coerced is not None:
+                    try:
+                        valid.append(schema.model_validate(coerced).model_dump())
+                        continue
+                    except ValidationError as still:
+                        reason = still
+                invalid.append((raw, reason))
         return valid, invalid
+
+    def _numbers_as_text(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The row with whole numbers in text fields as their digits (an id sent as a JSON
+        number), or None when it has none: that reading is unambiguous, unlike a fraction's
+        or a boolean's, which stay invalid."""
+        changed: dict[str, Any] | None = None
+        for name in self.text_fields:
+            value = row.get(name)
+            if type(value) is int:
+                changed = changed if changed is not None else dict(row)
+                changed[name] = str(value)
+        return changed
 
     def to_arrow(self, rows: list[dict[str, Any]], run_id: str, first_seq: int) -> pa.Table:
         extras: set[str] = set()

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import dlt
 
 from sources.http import prefetch
 from sources.records import RecordBatcher
-from sources.spec import ExtractContext, IntegrationSpec, Progress
+from sources.spec import ExtractContext, IntegrationSpec, Page, Progress, RecordRef
 
 
 def build_source(
-    spec: IntegrationSpec,
-    ctx: ExtractContext,
+    spec: IntegrationSpec[Any, Any],
+    ctx: ExtractContext[Any, Any],
     run_id: str,
     progress: Progress | None = None,
+    due: Mapping[str, Sequence[RecordRef]] | None = None,
 ) -> Any:
     """Every table of ``ctx.sync`` replaced in the landing area.
 
     The integration's pages are fetched in a thread, ahead of their validation and
-    conversion to Arrow here.
+    conversion to Arrow here: its extract's, then those of the records ``due`` to be read
+    again by id (rejected last time), which a model's full listing reads anyway.
     """
 
     @dlt.resource(name=ctx.sync.name, write_disposition="replace")
@@ -40,7 +43,7 @@ def build_source(
         batcher = RecordBatcher(spec.name, spec.models, run_id)
         pages: dict[str, int] = {}
         counts: dict[str, int] = {}
-        for page in prefetch(spec.extract(ctx)):
+        for page in prefetch(chain(spec.extract(ctx), fetch_due(spec, ctx, due or {}))):
             if progress is not None:
                 pages[page.model] = pages.get(page.model, 0) + 1
                 counts[page.model] = counts.get(page.model, 0) + len(page.records)
@@ -55,3 +58,16 @@ def build_source(
         return records
 
     return source()
+
+
+def fetch_due(
+    spec: IntegrationSpec[Any, Any],
+    ctx: ExtractContext[Any, Any],
+    due: Mapping[str, Sequence[RecordRef]],
+) -> Iterator[Page]:
+    """Pages of the due records of the models this run does not list whole."""
+    if spec.fetch is None:
+        return
+    for model, refs in due.items():
+        if refs and model in ctx.cursors and not ctx.cursor(model).full_listing:
+            yield from spec.fetch(ctx, model, refs)

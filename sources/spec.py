@@ -1,34 +1,50 @@
 """The contract between an integration and the engine.
 
-An integration declares its models (one table each), its syncs (which models a run fills,
-how often), the pydantic models of its per-connection config and credentials, and an
-``extract`` function that yields pages of raw records for a sync. Everything else —
-validation, Arrow conversion, loading, change detection, scheduling — belongs to the
-platform and is shared by every integration.
+An integration declares its models (one table each, with the cursor its incremental reads
+continue from), its syncs (which models a run fills, how often), the pydantic models of its
+per-connection config and credentials, an ``extract`` function that yields pages of raw
+records for a sync, and a ``fetch`` function that reads given records by id. Everything
+else — cursors, validation, Arrow conversion, loading, change detection, scheduling —
+belongs to the platform and is shared by every integration.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from sources.cursors import CursorSpec, ModelCursor
+from sources.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sources.http import RequestLog
+
 SyncMode = Literal["incremental", "full"]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+CredentialsT = TypeVar("CredentialsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One table: ``<integration>.<name>``, keyed by ``(connection_id, id)``."""
+    """One table: ``<integration>.<name>``, keyed by ``(connection_id, id)``.
+
+    ``cursor`` says how incremental runs continue (``sources.cursors``); ``locator`` names
+    the record fields besides ``id`` that fetching one record by id needs (GitHub's
+    repository and number), kept for a record that must be read again.
+    """
 
     name: str
     schema: type[BaseModel]
     volatile_fields: frozenset[str] = frozenset()
     description: str = ""
     shape: RecordShape | None = None
+    cursor: CursorSpec = field(default_factory=CursorSpec.none)
+    locator: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,14 +83,78 @@ class RecordShape:
 
 
 @dataclass(frozen=True)
+class DeletionLimit:
+    """How much of a model one full listing may delete before its deletions are held.
+
+    A listing that would delete more than ``fraction`` of the model's live rows *and* more
+    than ``rows`` of them (a bound left out does not count) is applied except for those
+    deletions, which wait for a user to confirm them: a listing that lost most of the table
+    (a page the API dropped) must not delete it. Written ``20%``, ``500`` or ``20%,500``.
+    """
+
+    fraction: float | None = 0.2
+    rows: int | None = 10
+
+    def holds(self, deletions: int, live: int) -> bool:
+        """Whether ``deletions`` of ``live`` rows are too many to apply unconfirmed."""
+        if deletions <= 0:
+            return False
+        if self.fraction is not None and deletions <= self.fraction * live:
+            return False
+        return self.rows is None or deletions > self.rows
+
+    def __str__(self) -> str:
+        parts = [] if self.fraction is None else [f"{self.fraction * 100:g}%"]
+        return ",".join(parts + ([] if self.rows is None else [str(self.rows)]))
+
+    def describe(self) -> str:
+        """``more than 20% and more than 10 rows``"""
+        parts = [] if self.fraction is None else [f"more than {self.fraction * 100:g}%"]
+        parts += [] if self.rows is None else [f"more than {self.rows} rows"]
+        return " and ".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> DeletionLimit:
+        """``20%``, ``500`` or both (``20%,500``); a clear error for anything else."""
+        fraction: float | None = None
+        rows: int | None = None
+        parts = [p.strip() for p in str(text).split(",")]
+        try:
+            if not 1 <= len(parts) <= 2:
+                raise ValueError
+            for part in parts:
+                if part.endswith("%") and fraction is None:
+                    fraction = float(part[:-1]) / 100
+                    if not 0 <= fraction <= 1:
+                        raise ValueError
+                elif part.isascii() and part.isdigit() and rows is None:
+                    rows = int(part)
+                else:
+                    raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"max deletions {text!r} is not valid: give a percentage of the live rows "
+                "(0% to 100%, e.g. 20%), a number of rows (e.g. 500), or both (20%,500)"
+            ) from None
+        return cls(fraction, rows)
+
+
+DEFAULT_DELETION_LIMIT = DeletionLimit()
+
+
+@dataclass(frozen=True)
 class SyncSpec:
-    """A named unit of work that fills one or more models in one run."""
+    """A named unit of work that fills one or more models in one run.
+
+    ``max_deletions``: how much of a model one full listing may delete unconfirmed (a
+    connection may set its own)."""
 
     name: str
     models: tuple[str, ...]
     default_frequency: timedelta = timedelta(hours=1)
     full_refresh_frequency: timedelta = timedelta(days=7)
     description: str = ""
+    max_deletions: DeletionLimit = DEFAULT_DELETION_LIMIT
 
 
 @dataclass
@@ -104,33 +184,53 @@ class RawPage:
     path: str
 
 
+@dataclass(frozen=True)
+class RecordRef:
+    """A record to read by id, with the fields of its ``ModelSpec.locator`` when known."""
+
+    id: str
+    locator: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
 class Progress(Protocol):
     def __call__(self, model: str, pages: int, records: int) -> None: ...
 
 
 @dataclass
-class ExtractContext:
-    """What the engine hands to an integration's ``extract`` for one run."""
+class ExtractContext(Generic[ConfigT, CredentialsT]):
+    """What the engine hands to an integration's ``extract`` and ``fetch`` for one run.
+
+    ``cursors`` holds each model's cursor (``cursor(model)``); ``request_log`` collects
+    every HTTP attempt for the run's record. ``save_credentials`` stores credentials the
+    API refreshed (an OAuth access token) and uses them for the rest of the run.
+    """
 
     connection_id: str
     sync: SyncSpec
     mode: SyncMode
-    config: Any
-    credentials: Any
-    cursors: Mapping[str, Any]
-    new_cursors: dict[str, Any] = field(default_factory=dict)
-    http: Any = None
-    save_credentials: Callable[[dict[str, Any]], None] | None = None
+    config: ConfigT
+    credentials: CredentialsT
+    request_log: RequestLog
+    cursors: Mapping[str, ModelCursor]
+    on_credentials: Callable[[dict[str, Any]], None] | None = None
 
-    @property
-    def full_listing(self) -> bool:
-        """True when this run lists every record (full refresh, or no cursor yet)."""
-        return self.mode == "full" or not any(
-            self.cursors.get(m) is not None for m in self.sync.models
+    def cursor(self, model: str) -> ModelCursor:
+        return self.cursors[model]
+
+    def save_credentials(self, updates: dict[str, Any]) -> None:
+        if self.on_credentials is not None:
+            self.on_credentials(updates)
+        self.credentials = type(self.credentials).model_validate(
+            {**self.credentials.model_dump(), **updates}
         )
 
 
-ExtractFn = Callable[[ExtractContext], Iterator[Page]]
+ExtractFn = Callable[[ExtractContext[ConfigT, CredentialsT]], Iterator[Page]]
+# Pages of the records asked for that the API still has; the ids it says are gone come
+# as a tombstone page. A record it cannot look up (a locator missing) is left out of both.
+FetchFn = Callable[
+    [ExtractContext[ConfigT, CredentialsT], str, Sequence[RecordRef]], Iterator[Page]
+]
 
 
 def imported_on_call(module: str, name: str) -> Callable[..., Any]:
@@ -153,17 +253,16 @@ class DemoAccount:
 
 
 @dataclass(frozen=True)
-class IntegrationSpec:
+class IntegrationSpec(Generic[ConfigT, CredentialsT]):
     name: str
     title: str
-    config_model: type[BaseModel]
-    credentials_model: type[BaseModel]
+    config_model: type[ConfigT]
+    credentials_model: type[CredentialsT]
     models: Mapping[str, ModelSpec]
     syncs: Mapping[str, SyncSpec]
-    extract: ExtractFn
-    rate_limit_pacer: Callable[[Any], float] | None = None
+    extract: ExtractFn[ConfigT, CredentialsT]
+    fetch: FetchFn[ConfigT, CredentialsT] | None = None
     sandbox: Callable[..., Any] | None = None
-    sandbox_client: Callable[[str], Any] | None = None
     description: str = ""
 
     def model(self, name: str) -> ModelSpec:

@@ -36,6 +36,8 @@ METADATA = {
     "_syncs_deleted_at": "deleted_at",
     "_syncs_cursor": "cursor",
     "_syncs_run_id": "run_id",
+    "_syncs_rejected_reason": "rejected_reason",
+    "_syncs_rejected_at": "rejected_at",
 }
 
 HIDDEN = ", ".join(name for name, _ in HASH_COLUMNS)
@@ -266,9 +268,16 @@ def sync_status(home: Home, connection_id: str) -> dict[str, Any]:
                 "started_at": jsonable(run["started_at"]),
                 "finished_at": jsonable(run["finished_at"]),
                 "counts": {k: run[k] for k in ("added", "updated", "deleted", "unchanged")},
+                "suspicious": bool(run["suspicious"]),
+                "deletions_held": run.get("deletions_held") or 0,
+                "note": run["note"],
                 "models": {
                     m["model"]: {
-                        k: m[k] for k in ("added", "updated", "deleted", "rows_total", "rejected")
+                        **{
+                            k: m[k]
+                            for k in ("added", "updated", "deleted", "rows_total", "rejected")
+                        },
+                        "deletions_held": m.get("deletions_held") or 0,
                     }
                     for m in model_counts.get(run["run_id"], [])
                 },

@@ -141,12 +141,17 @@ def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
                 "body",
                 'the body must be a JSON object like {"connection_id": "acme", "mode": "incremental"}',
             )
-        unknown = sorted(set(body) - {"connection_id", "sync", "mode"})
+        unknown = sorted(set(body) - {"connection_id", "sync", "mode", "confirm_deletions"})
         if unknown:
             raise BadParameter(
-                unknown[0], f"unknown field {unknown[0]!r}; give connection_id, sync and mode"
+                unknown[0],
+                f"unknown field {unknown[0]!r}; give connection_id, sync, mode and "
+                "confirm_deletions",
             )
         connection_id, sync, mode = body.get("connection_id"), body.get("sync"), body.get("mode")
+        confirm = body.get("confirm_deletions", False)
+        if not isinstance(confirm, bool):
+            raise BadParameter("confirm_deletions", "confirm_deletions must be true or false")
         if not isinstance(connection_id, str) or not connection_id:
             raise BadParameter("connection_id", "connection_id is required (a string)")
         if sync is not None and not isinstance(sync, str):
@@ -154,6 +159,12 @@ def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
         mode = mode if mode is not None else "incremental"
         if mode not in MODES:
             raise BadParameter("mode", f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if confirm and mode == "incremental":
+            raise BadParameter(
+                "confirm_deletions",
+                "confirm_deletions applies the deletions a full listing finds: "
+                'give "mode": "full" (or "reset")',
+            )
         connection = api_queries.connection(home, connection_id)
         if sync is not None and sync not in connection.spec.syncs:
             raise BadParameter(
@@ -161,7 +172,7 @@ def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
                 f"{connection.integration} has no sync {sync!r}; its syncs: "
                 f"{', '.join(connection.spec.syncs)}",
             )
-        started = triggers.start(connection_id, sync, mode)
+        started = triggers.start(connection_id, sync, mode, confirm_deletions=confirm)
         return JSON(
             started.describe(),
             status_code=202,
@@ -253,7 +264,7 @@ def openapi_document() -> dict[str, Any]:
             400: "a bad parameter, named",
             401: "no valid API key",
             404: "unknown connection, integration or model",
-            409: "a triggered sync of the connection is running",
+            409: "the connection is already running the sync (a trigger, `syncs run` or Dagster)",
         }
         for code in (*codes, 401):
             out[str(code)] = {
@@ -298,6 +309,8 @@ def openapi_document() -> dict[str, Any]:
                         "deleted_at": {"type": ["string", "null"], "format": "date-time"},
                         "cursor": {"type": "integer"},
                         "run_id": {"type": "string"},
+                        "rejected_reason": {"type": ["string", "null"]},
+                        "rejected_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "RecordPage": {
@@ -333,6 +346,12 @@ def openapi_document() -> dict[str, Any]:
                         "connection_id": {"type": "string"},
                         "sync": {"type": "string"},
                         "mode": {"enum": list(MODES), "default": "incremental"},
+                        "confirm_deletions": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "with mode full or reset: apply every deletion the "
+                            "full listing finds, past the mass-deletion limit",
+                        },
                     },
                     "required": ["connection_id"],
                     "additionalProperties": False,

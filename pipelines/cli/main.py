@@ -12,12 +12,13 @@ from typing import Any
 from pipelines.api.server import register as register_serve
 from pipelines.cli.output import LiveProgress, print_result
 from pipelines.cli.webhooks import register as register_webhooks
+from pipelines.engine.disk import out_of_disk
 from pipelines.engine.sync import SyncFailed, purge, reset
 from pipelines.engine.warehouse import read_connection, table_exists
 from pipelines.home import Home
 from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections, format_duration
-from sources.errors import ConfigError, SyncsError
+from sources.errors import ConfigError, OutOfDiskError, SyncsError
 from sources.registry import INTEGRATIONS, get_integration
 
 
@@ -41,6 +42,7 @@ def cmd_connections(args: argparse.Namespace) -> int:
             config=_pairs(args.config, "--config"),
             frequency=args.frequency,
             enabled=not args.disabled,
+            max_deletions=args.max_deletions,
         )
         print(f"connection {connection.connection_id} ({connection.integration}) saved")
     elif args.action == "list":
@@ -78,6 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"connection {args.connection_id!r} belongs to {connection.integration}, "
             f"not {args.integration}"
         )
+    if args.confirm_deletions and not (args.full_refresh or args.reset):
+        raise ConfigError(
+            "--confirm-deletions applies the deletions a full listing finds: add --full-refresh"
+        )
     if args.reset:
         reset(runner.home, connection.connection_id, args.sync)
     progress = LiveProgress()
@@ -90,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sync=name,
                 mode="full" if args.full_refresh else "incremental",
                 progress=progress,
+                confirm_deletions=args.confirm_deletions,
             )
             progress.done()
             print_result(result)
@@ -165,36 +172,71 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+SANDBOX_ALIASES = {"fault": "inject_fault"}
+
+
+def _signature(operation: dict[str, Any]) -> str:
+    """An operation as a Python-like signature: ``update(token: str, ..., *, at: ... = None)``."""
+    parts: list[str] = []
+    star = False
+    for p in operation["parameters"]:
+        if p["keyword_only"] and not star:
+            parts.append("*")
+            star = True
+        text = f"{p['name']}: {p['type']}"
+        if not p["required"]:
+            text += f" = {p['default']!r}"
+        parts.append(text)
+    if operation["extra_fields"]:
+        parts.append("**fields")
+    return f"{operation['name']}({', '.join(parts)})"
+
+
+def _operation_arguments(
+    operation: dict[str, Any], words: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """Words after the operation as its arguments: plain words fill its positional
+    parameters in order, ``KEY=VALUE`` words its parameters by name; the other ``KEY=VALUE``
+    go into its one mapping parameter (``properties``, ``fields``) if it has one."""
+    positional = [w for w in words if "=" not in w]
+    pairs = _pairs([w for w in words if "=" in w], "KEY=VALUE")
+    parameters = operation["parameters"]
+    order = [p["name"] for p in parameters if not p["keyword_only"]]
+    taken = set(order[: len(positional)])
+    known = {p["name"] for p in parameters} - taken
+    kwargs: dict[str, Any] = {k: v for k, v in pairs.items() if k in known}
+    rest = {k: v for k, v in pairs.items() if k not in known}
+    holders = [p["name"] for p in parameters if p["mapping"] and p["name"] in known - set(kwargs)]
+    if rest and len(holders) == 1 and not operation["extra_fields"]:
+        kwargs[holders[0]] = rest
+    else:
+        kwargs.update(rest)
+    return positional, kwargs
+
+
 def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
-    """``fault KIND`` on any sandbox; ``create|update|archive|restore|erase TOKEN OBJECT [ID]
-    [KEY=VALUE ...]`` on a sandbox whose client has that method."""
-    if spec.sandbox_client is None:
-        raise ConfigError(f"{spec.name} has no sandbox client")
-    client = spec.sandbox_client(url)
-    verb, rest = words[0], words[1:]
-    if verb == "fault":
-        options = _pairs(rest[1:], "fault option")
-        client.inject_fault(
-            rest[0],
-            count=int(options.get("count", 1)),
-            retry_after=int(options.get("retry_after", 1)),
-            delay=float(options.get("delay", 2.0)),
-            path_prefix=options.get("path_prefix"),
-        )
-        print(f"fault {rest[0]} armed on {url}")
-        return 0
-    method = getattr(client, verb, None)
-    if verb.startswith("_") or method is None or len(rest) < 2:
-        raise ConfigError(
-            "say `fault KIND [count=N retry_after=S delay=S]` or "
-            "`create|update|archive|restore|erase TOKEN OBJECT [ID] [KEY=VALUE ...]`"
-        )
-    positional = [w for w in rest if "=" not in w]
-    properties = _pairs([w for w in rest if "=" in w], "property")
-    result = (
-        method(*positional, properties) if verb in ("create", "update") else method(*positional)
-    )
-    print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
+    """``OPERATION [ARGS...] [KEY=VALUE ...]``: one admin operation of the running sandbox at
+    ``url`` (``fault`` is ``inject_fault``); ``operations`` lists them."""
+    from sources.sandbox.client import SandboxClient
+
+    with SandboxClient(url) as client:
+        operations = client.operations()
+        name = SANDBOX_ALIASES.get(words[0], words[0])
+        if name == "operations":
+            for operation in operations.values():
+                print(_signature(operation))
+                if operation["description"]:
+                    print(f"    {operation['description']}")
+            return 0
+        operation = operations.get(name)
+        if operation is None:
+            raise ConfigError(
+                f"the {spec.name} sandbox has no operation {words[0]!r}; it has: "
+                f"{', '.join(operations)} (`operations` lists their parameters)"
+            )
+        args, kwargs = _operation_arguments(operation, words[1:])
+        result = client.call(name, *args, **kwargs)
+    print(json.dumps(result, indent=2) if result is not None else f"{name} done")
     return 0
 
 
@@ -255,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--config", action="append", metavar="KEY=VALUE")
     add.add_argument("--frequency", help="how often its syncs run: 15s, 5m, 1h (at least 15s)")
     add.add_argument("--disabled", action="store_true", help="register it without scheduling")
+    add.add_argument(
+        "--max-deletions",
+        metavar="LIMIT",
+        help="how much one full refresh may delete before its deletions wait for "
+        "--confirm-deletions: 20%%, 500 or 20%%,500 (of a model's live rows; 'default': "
+        "each sync's own, more than 20%% and more than 10 rows)",
+    )
     lst = csub.add_parser("list", help="list connections")
     lst.add_argument("--integration")
     lst.add_argument("--json", action="store_true")
@@ -271,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="list everything; infer deletes")
     run.add_argument("--sync", help="only this sync")
     run.add_argument("--reset", action="store_true", help="forget the cursor first")
+    run.add_argument(
+        "--confirm-deletions",
+        action="store_true",
+        help="with --full-refresh: apply every deletion it finds, past the mass-deletion limit",
+    )
     run.set_defaults(func=cmd_run)
 
     rst = sub.add_parser("reset", help="forget a connection's cursors")
@@ -290,11 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     sb = sub.add_parser(
         "sandbox",
         help="serve an integration's API simulator on loopback, or drive a running one",
-        description="Without ACTION: serve the sandbox. With --url and ACTION: change a running "
-        "one, e.g. `update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`.",
+        description="Without OPERATION: serve the sandbox. With --url and OPERATION [ARGS...] "
+        "[KEY=VALUE ...]: run one of a running sandbox's admin operations, e.g. "
+        "`update TOKEN contacts 12 jobtitle=CEO` or `fault 429 count=2 retry_after=1`; "
+        "`operations` lists them.",
     )
     sb.add_argument("integration")
-    sb.add_argument("action", nargs="*", help="what to do to a running sandbox")
+    sb.add_argument("action", nargs="*", metavar="OPERATION", help="an operation and its arguments")
     sb.add_argument("--url", help="the running sandbox's base URL")
     sb.add_argument("--port", type=int, default=0)
     sb.add_argument("--records", type=int, default=200)
@@ -325,6 +381,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        disk = _out_of_disk(error)
+        if disk is None:
+            raise
+        print(f"error: {disk}", file=sys.stderr)
+        return 1
+
+
+def _out_of_disk(error: Exception) -> OutOfDiskError | None:
+    try:
+        return out_of_disk(error, Home.from_env())
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

@@ -44,15 +44,19 @@ class LiveProgress:
 
 def print_result(result: SyncResult, out: Any = None) -> None:
     out = out or sys.stdout
-    flag = "  (suspicious: empty full listing, nothing deleted)" if result.suspicious else ""
+    flag = "  (suspicious)" if result.suspicious else ""
     out.write(
         f"{result.integration}/{result.sync} for {result.connection_id}: {result.sync_type} "
         f"{result.status} in {result.duration_seconds:.1f}s, {result.api_requests} API requests, "
         f"run {result.run_id}{flag}\n"
     )
     for model in result.models.values():
+        held = f"  held {model.deletions_held:>6}" if model.deletions_held else ""
         out.write(
             f"  {model.model:<18} added {model.added:>6}  updated {model.updated:>6}  "
             f"deleted {model.deleted:>6}  unchanged {model.unchanged:>7}  "
-            f"rejected {model.rejected:>4}  rows {model.rows_total:>7}\n"
+            f"rejected {model.rejected:>4}  rows {model.rows_total:>7}{held}\n"
         )
+    for model in result.models.values():
+        if model.note:
+            out.write(f"  suspicious: {model.note}\n")

@@ -5,8 +5,17 @@ fetched wins) are joined to it on ``(connection_id, id)``: a new id is ADDED (al
 deleted one that came back), a changed non-volatile column is UPDATED (with the names and
 values that changed), a change in volatile columns alone refreshes the row without an
 event. A live id missing from a complete full listing, or tombstoned by the API, is
-DELETED and stays, soft-deleted. Into a table holding no rows of the connection (its first
-run) every record is ADDED, and the rows are written without a join.
+DELETED and stays, soft-deleted. A record the run fetched but rejected (it failed
+validation) is neither: its row keeps its last good version, marked with the reason
+(``_syncs_rejected_reason`` and ``_syncs_rejected_at``) until a good version arrives. Into
+a table holding no rows of the connection (its first run) every record is ADDED, and the
+rows are written without a join.
+
+A full listing is believed only so far: one that would delete more of the model's live rows
+than its ``DeletionLimit`` allows (a page the API dropped looks like records gone), or that
+returned nothing where the table had rows, is applied without those deletions. They are
+held — counted, noted, the model marked suspicious — until a full listing runs with
+``confirm_deletions``.
 
 Rows are compared by two hashes of their columns (the non-volatile ones and the volatile
 ones), stored with each row when it is written, so the join reads two integers per stored
@@ -37,7 +46,7 @@ import duckdb
 
 from pipelines.engine.warehouse import literal, quote, table_exists
 from sources.records import RUN_ID, SEQ
-from sources.spec import ModelSpec
+from sources.spec import DEFAULT_DELETION_LIMIT, DeletionLimit, ModelSpec
 
 META_COLUMNS = [
     ("_syncs_first_seen_at", "TIMESTAMPTZ"),
@@ -50,17 +59,24 @@ META_COLUMNS = [
 HASH = "_syncs_hash"
 VOLATILE_HASH = "_syncs_volatile_hash"
 HASH_COLUMNS = [(HASH, "UBIGINT"), (VOLATILE_HASH, "UBIGINT")]
+REJECTED_REASON = "_syncs_rejected_reason"
+REJECTED_AT = "_syncs_rejected_at"
+# Left out of every insert: a row written for a good version starts with them cleared.
+REJECTION_COLUMNS = [(REJECTED_REASON, "VARCHAR"), (REJECTED_AT, "TIMESTAMPTZ")]
 RESERVED = (
     {RUN_ID, SEQ, "_dlt_load_id", "_dlt_id", "connection_id"}
     | {n for n, _ in META_COLUMNS}
     | {n for n, _ in HASH_COLUMNS}
+    | {n for n, _ in REJECTION_COLUMNS}
 )
 
 
 @dataclass
 class ModelResult:
     """One model's outcome. ``fetched`` counts the records the API returned, a record
-    returned twice counting twice; ``unchanged`` is those that changed nothing."""
+    returned twice counting twice; ``unchanged`` is those that changed nothing;
+    ``deletions_held`` the deletions a full listing inferred but did not apply, and
+    ``note`` why (both only on a suspicious run)."""
 
     model: str
     added: int = 0
@@ -73,6 +89,8 @@ class ModelResult:
     first_cursor: int | None = None
     last_cursor: int | None = None
     rejected: int = 0
+    deletions_held: int = 0
+    note: str | None = None
 
 
 def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -92,11 +110,13 @@ def ensure_record_table(
     if not table_exists(con, schema, table):
         ordered = [("id", "VARCHAR")] + [c for c in data_columns if c[0] != "id"]
         defs = ", ".join(f"{quote(n)} {t}{' NOT NULL' if n == 'id' else ''}" for n, t in ordered)
-        meta = ", ".join(f"{quote(n)} {t}" for n, t in META_COLUMNS + HASH_COLUMNS)
+        meta = ", ".join(
+            f"{quote(n)} {t}" for n, t in META_COLUMNS + HASH_COLUMNS + REJECTION_COLUMNS
+        )
         con.execute(f"CREATE TABLE {target} (connection_id VARCHAR NOT NULL, {defs}, {meta})")
     else:
         existing = {n for n, _ in relation_columns(con, target)}
-        for name, dtype in data_columns + HASH_COLUMNS:
+        for name, dtype in data_columns + HASH_COLUMNS + REJECTION_COLUMNS:
             if name not in existing:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {dtype}")
     return [(n, t) for n, t in relation_columns(con, target) if n not in RESERVED]
@@ -161,12 +181,14 @@ def _build_diff(
     stable: list[str],
     volatile: list[str],
     join: str,
+    held: str = "false",
 ) -> None:
     """``_diff``: one row per changed id, with its cursor, the stored row's rowid, the
     fresh row's hashes and its values of every column. The stored side brings
     only ids, hashes and the deletion mark into the join, so its hash table stays small
     however wide the rows are; the fresh values ride along the same read of the listing,
-    and only the changed rows' are kept."""
+    and only the changed rows' are kept. A stored row for which ``held`` (SQL over ``t``)
+    is true is never a deletion."""
     values = "".join(f", f.{quote(n)}" for n in stable + volatile)
     con.execute(
         f"""
@@ -179,7 +201,8 @@ def _build_diff(
                    t.row_id AS {DIFF_ROW},
                    t.id IS NULL AS {DIFF_IS_NEW},
                    CASE
-                       WHEN f.id IS NULL THEN CASE WHEN t.deleted_at IS NULL THEN 'DELETED' END
+                       WHEN f.id IS NULL THEN
+                           CASE WHEN t.deleted_at IS NULL AND NOT t.held THEN 'DELETED' END
                        WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN 'ADDED'
                        WHEN f.{DIFF_HASH} IS DISTINCT FROM t.stable THEN 'UPDATED'
                        WHEN f.{DIFF_VOLATILE_HASH} IS DISTINCT FROM t.volatile THEN 'TOUCHED'
@@ -195,7 +218,7 @@ def _build_diff(
             ) f
             {join} (
                 SELECT t.rowid AS row_id, t.id, t._syncs_deleted_at AS deleted_at,
-                       t.{HASH} AS stable, t.{VOLATILE_HASH} AS volatile
+                       t.{HASH} AS stable, t.{VOLATILE_HASH} AS volatile, {held} AS held
                 FROM {target} t WHERE t.connection_id = ?
             ) t ON t.id = f.id
         ) WHERE {DIFF_ACTION} IS NOT NULL
@@ -230,15 +253,22 @@ def apply_snapshot(
     full_listing: bool,
     now: datetime,
     timings: dict[str, float] | None = None,
+    max_deletions: DeletionLimit = DEFAULT_DELETION_LIMIT,
+    confirm_deletions: bool = False,
+    rejected: str | None = None,
 ) -> ModelResult:
     """Compare this run's fresh rows of one model with the table and apply the changes.
+
+    ``rejected`` holds the run's rejected records (``sources.records``): their ids are
+    kept out of the deletions, and their rows are marked with the reason.
 
     One join of ids and hashes finds every change and gives each event its cursor
     (``_diff``: the ids that changed, with the stored row's rowid, the fresh hashes and
     the fresh values); the stored values are read after it only for the rows that
     changed. A table holding no rows of the connection needs no join: every record is
     added. ``timings`` gets ``compare`` (finding and describing the changes) and
-    ``apply`` (writing them).
+    ``apply`` (writing them). ``max_deletions`` bounds what a full listing deletes unless
+    ``confirm_deletions``.
     """
     clock = time.perf_counter()
     result = ModelResult(model.name)
@@ -292,16 +322,38 @@ def apply_snapshot(
         _finish(con, timings, clock, compared_at)
         return result
 
+    held = _rejected_ids(con, rejected, run_id, model.name)
     deletes_missing = full_listing
-    if full_listing and result.fetched == 0 and _live_rows(con, target, connection_id) > 0:
-        result.suspicious = True
-        deletes_missing = False
+    if full_listing and result.fetched == 0 and not confirm_deletions:
+        live = _live_rows(con, target, connection_id)
+        if live > 0:
+            deletes_missing = False
+            _hold(
+                result,
+                live,
+                f"the full listing returned no {model.name} where the table had {live}",
+                integration,
+                connection_id,
+            )
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
-    _build_diff(con, target, connection_id, stable, volatile, join)
+    _build_diff(con, target, connection_id, stable, volatile, join, held)
     if fresh is not None and _repeats(con, among_changed=True):
         keep_last_copies()
-        _build_diff(con, target, connection_id, stable, volatile, join)
+        _build_diff(con, target, connection_id, stable, volatile, join, held)
+    if deletes_missing and not confirm_deletions:
+        missing = _count(con, f"SELECT count(*) FROM _diff WHERE {DIFF_ACTION} = 'DELETED'")
+        live = _live_rows(con, target, connection_id) if missing else 0
+        if max_deletions.holds(missing, live):
+            _hold(
+                result,
+                missing,
+                f"the full listing would delete {missing} of {live} live {model.name}, over "
+                f"the limit ({max_deletions.describe()})",
+                integration,
+                connection_id,
+            )
+            _build_diff(con, target, connection_id, stable, volatile, "LEFT JOIN", held)
     if tombstones is not None:
         con.execute(
             f"""
@@ -315,6 +367,7 @@ def apply_snapshot(
                 WHERE g.{quote(RUN_ID)} = ? AND g.model = ? AND t._syncs_deleted_at IS NULL
                   AND NOT EXISTS (SELECT 1 FROM _diff d WHERE d.id = t.id)
                   AND NOT EXISTS (SELECT 1 FROM _fresh f WHERE f.id = t.id)
+                  AND NOT {held}
                 GROUP BY t.id
             )
             """,
@@ -428,8 +481,70 @@ def apply_snapshot(
             )
     result.unchanged = result.fetched - result.added - result.updated
     result.rows_total = _live_rows(con, target, connection_id)
+    _mark_rejected(con, target, connection_id, held != "false", now)
     _finish(con, timings, clock, compared_at)
     return result
+
+
+def _rejected_ids(
+    con: duckdb.DuckDBPyConnection, rejected: str | None, run_id: str, model: str
+) -> str:
+    """``_rejected``: the ids (and last reason) of the model's records this run rejected;
+    the SQL that says whether a stored row ``t`` is one of them."""
+    con.execute("DROP TABLE IF EXISTS _rejected")
+    if rejected is None:
+        return "false"
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _rejected AS
+        SELECT record_id AS id, arg_max(reason, {quote(SEQ)}) AS reason
+        FROM {rejected}
+        WHERE {quote(RUN_ID)} = ? AND model = ? AND record_id IS NOT NULL
+        GROUP BY record_id
+        """,
+        [run_id, model],
+    )
+    row = con.execute("SELECT count(*) FROM _rejected").fetchone()
+    if not (row and row[0]):
+        return "false"
+    return "t.id IN (SELECT id FROM _rejected)"
+
+
+def _mark_rejected(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    connection_id: str,
+    any_rejected: bool,
+    now: datetime,
+) -> None:
+    """Clear the mark of rows a good version of arrived for (a new row starts without
+    one, an unchanged one is cleared here), and mark the rows of the records this run
+    rejected without a good version, keeping when they were first rejected."""
+    marked = con.execute(
+        f"SELECT count(*) FROM {target} WHERE connection_id = ? AND {REJECTED_REASON} IS NOT NULL",
+        [connection_id],
+    ).fetchone()
+    if marked and marked[0]:
+        con.execute(
+            f"""
+            UPDATE {target} SET {REJECTED_REASON} = NULL, {REJECTED_AT} = NULL
+            WHERE connection_id = ? AND {REJECTED_REASON} IS NOT NULL
+              AND id IN (SELECT id FROM _fresh)
+            """,
+            [connection_id],
+        )
+    if any_rejected:
+        con.execute(
+            f"""
+            UPDATE {target}
+            SET {REJECTED_REASON} = r.reason,
+                {REJECTED_AT} = coalesce({target}.{REJECTED_AT}, CAST(? AS TIMESTAMPTZ))
+            FROM _rejected r
+            WHERE {target}.connection_id = ? AND {target}.id = r.id
+              AND r.id NOT IN (SELECT id FROM _fresh)
+            """,
+            [now, connection_id],
+        )
 
 
 def _add_all(
@@ -499,7 +614,7 @@ def _finish(
     compared_at: float,
 ) -> None:
     con.execute("DROP VIEW IF EXISTS _fresh")
-    for temp in ("_fresh_rows", "_diff"):
+    for temp in ("_fresh_rows", "_diff", "_rejected"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     if timings is not None:
         timings["compare"] = timings.get("compare", 0.0) + compared_at - clock
@@ -538,6 +653,20 @@ def _describe_updates(
         """,
         [connection_id],
     )
+
+
+def _hold(result: ModelResult, count: int, why: str, integration: str, connection_id: str) -> None:
+    result.suspicious = True
+    result.deletions_held = count
+    result.note = (
+        f"{why}; {count} deletions held: if the records are gone, confirm with "
+        f"`syncs run {integration} {connection_id} --full-refresh --confirm-deletions`"
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _stored_rows(con: duckdb.DuckDBPyConnection, target: str, connection_id: str) -> int:

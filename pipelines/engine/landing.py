@@ -23,11 +23,46 @@ from pipelines.home import Home
 
 
 def slug(text: str) -> str:
+    """Lossy: ``z.eu``, ``z-eu`` and ``Z_eu`` are all ``z_eu``. Only for names from before
+    ``connection_key``, which are still cleaned up."""
     return re.sub(r"[^a-z0-9_]", "_", text.lower())
 
 
+_ESCAPES = {"_": "_0", ".": "_1"}
+
+
+def connection_key(connection_id: str) -> str:
+    """The connection id as a folder and dlt pipeline name, one for one.
+
+    Lowercase letters, digits and ``-`` stay as they are; ``_`` becomes ``_0``, ``.``
+    becomes ``_1`` and an uppercase letter ``_`` and its lowercase (``Z_eu`` is ``_z_0eu``).
+    No escape is a prefix of another, so two ids never share a key, and keys hold only
+    ``[a-z0-9_-]`` (what dlt allows in a pipeline name, and never two ids that differ only
+    in case on a case-insensitive disk) and never ``__``. A 64-character id gives at most
+    128 characters.
+    """
+    return "".join(
+        _ESCAPES.get(c) or (f"_{c.lower()}" if "A" <= c <= "Z" else c) for c in connection_id
+    )
+
+
+def run_name(integration: str, connection_id: str, sync: str) -> str:
+    """``<integration>__<connection key>__<sync>``: the run's dlt pipeline, landing folder and
+    lock. Integration and sync names are lowercase identifiers that neither hold ``__`` nor
+    begin or end with ``_``, and a key never holds ``__`` nor ends with ``_``, so the first
+    ``__`` ends the integration and the last begins the sync: no two runs share a name."""
+    return f"{integration}__{connection_key(connection_id)}__{sync}"
+
+
 def landing_dataset(integration: str, connection_id: str, sync: str) -> str:
-    return f"_landing_{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
+    return f"_landing_{run_name(integration, connection_id, sync)}"
+
+
+def legacy_names(integration: str, connection_id: str, sync: str) -> tuple[str, str]:
+    """The pipeline and landing names runs used before ``connection_key`` (shared by ids
+    that differ only in ``.``, ``-``, ``_`` or case); no run uses them any more."""
+    name = f"{slug(integration)}__{slug(connection_id)}__{slug(sync)}"
+    return name, f"_landing_{name}"
 
 
 def landing_root(home: Home) -> Path:

@@ -28,10 +28,18 @@ class SyncResult:
     error_type: str | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    recorded: bool = True
+    """False when the run failed and the warehouse could not take its row either."""
 
     @property
     def suspicious(self) -> bool:
         return any(m.suspicious for m in self.models.values())
+
+    @property
+    def note(self) -> str | None:
+        """Why the run is suspicious, model by model."""
+        notes = [m.note for m in self.models.values() if m.note]
+        return "; ".join(notes) if notes else None
 
     def total(self, name: str) -> int:
         return sum(getattr(m, name) for m in self.models.values())

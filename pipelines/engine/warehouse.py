@@ -60,7 +60,8 @@ PLATFORM_DDL = [
         first_cursor BIGINT,
         last_cursor BIGINT,
         error_type VARCHAR,
-        error VARCHAR
+        error VARCHAR,
+        deletions_held BIGINT NOT NULL DEFAULT 0
     )
     """,
     """
@@ -79,9 +80,15 @@ PLATFORM_DDL = [
         suspicious BOOLEAN NOT NULL,
         first_cursor BIGINT,
         last_cursor BIGINT,
+        deletions_held BIGINT NOT NULL DEFAULT 0,
+        note VARCHAR,
         PRIMARY KEY (run_id, model)
     )
     """,
+    # Columns added since the tables were first made.
+    "ALTER TABLE syncs.sync_runs ADD COLUMN IF NOT EXISTS deletions_held BIGINT DEFAULT 0",
+    "ALTER TABLE syncs.sync_run_models ADD COLUMN IF NOT EXISTS deletions_held BIGINT DEFAULT 0",
+    "ALTER TABLE syncs.sync_run_models ADD COLUMN IF NOT EXISTS note VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS syncs.change_events (
         cursor BIGINT NOT NULL,
@@ -130,6 +137,20 @@ PLATFORM_DDL = [
         table_name VARCHAR NOT NULL,
         hashed_with VARCHAR NOT NULL,
         PRIMARY KEY (table_schema, table_name)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS syncs.due_records (
+        connection_id VARCHAR NOT NULL,
+        integration VARCHAR NOT NULL,
+        sync VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        locator JSON,
+        reason VARCHAR NOT NULL,
+        first_rejected_at TIMESTAMPTZ NOT NULL,
+        last_rejected_at TIMESTAMPTZ NOT NULL,
+        last_run_id VARCHAR NOT NULL
     )
     """,
     """
@@ -205,10 +226,12 @@ def ensure_platform_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def write_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_connection(
+    home: Home, *, wait: float = WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The exclusive lock and a read-write connection; caller manages transactions."""
-    with warehouse_lock(home, exclusive=True):
-        con = open_duckdb(home, read_only=False)
+    with warehouse_lock(home, exclusive=True, wait=wait):
+        con = open_duckdb(home, read_only=False, wait=wait)
         try:
             ensure_platform_tables(con)
             yield con

@@ -412,6 +412,8 @@ def reconcile(home: Home) -> list[str]:
                 first_cursor=m["first_cursor"],
                 last_cursor=m["last_cursor"],
                 rejected=m["rejected"],
+                deletions_held=m.get("deletions_held") or 0,
+                note=m.get("note"),
             )
         spec = INTEGRATIONS.get(run["integration"])
         if spec is not None and run["sync"] in spec.syncs:

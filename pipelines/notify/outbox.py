@@ -57,15 +57,26 @@ def sync_messages(result: SyncResult, models: list[str]) -> list[dict[str, Any]]
                 "last": counts.last_cursor if counts else None,
             },
         }
+        if counts is not None and counts.suspicious:
+            body["suspicious"] = True
+            body["deletions_held"] = counts.deletions_held
+            if counts.note:
+                body["note"] = counts.note
         if result.status != "success":
-            body["error"] = {"type": result.error_type, "message": result.error}
+            body["error"] = {
+                "type": result.error_type,
+                "message": result.error,
+                "recorded": result.recorded,
+            }
         messages.append(body)
     return messages
 
 
 def is_empty(body: dict[str, Any]) -> bool:
-    """A successful run's message that reports no change at all."""
+    """A successful run's message that reports no change at all (and held none back)."""
     counts = body.get("counts") or {}
+    if body.get("suspicious"):
+        return False
     return bool(body.get("success")) and not any(counts.get(k) for k in counts)
 
 

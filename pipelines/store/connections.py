@@ -16,7 +16,7 @@ from pipelines.store.schedule import Schedule
 from pipelines.store.secrets import Cipher, load_key
 from sources.errors import ConfigError
 from sources.registry import get_integration
-from sources.spec import IntegrationSpec
+from sources.spec import DeletionLimit, IntegrationSpec
 
 MIN_FREQUENCY = timedelta(seconds=15)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -74,6 +74,8 @@ class Connection:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    max_deletions: DeletionLimit | None = None
+    """How much one full listing may delete unconfirmed; None: what each sync says."""
 
     @property
     def spec(self) -> IntegrationSpec:
@@ -92,6 +94,7 @@ class Connection:
             "integration": self.integration,
             "config": self.validated_config().model_dump(mode="json"),
             "frequency": format_duration(self.frequency) if self.frequency else None,
+            "max_deletions": str(self.max_deletions) if self.max_deletions else None,
             "enabled": self.enabled,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
@@ -143,8 +146,12 @@ class Connections:
         config: dict[str, Any] | None = None,
         frequency: str | int | timedelta | None = None,
         enabled: bool = True,
+        max_deletions: str | DeletionLimit | None = None,
     ) -> Connection:
-        """Create a connection, or update one of the same integration (omitted parts kept)."""
+        """Create a connection, or update one of the same integration (omitted parts kept).
+
+        ``max_deletions``: ``20%``, ``500``, ``20%,500`` or a ``DeletionLimit``; ``default``
+        goes back to each sync's own limit."""
         spec = get_integration(integration)
         if not _ID.match(connection_id):
             raise ConfigError(
@@ -169,6 +176,14 @@ class Connections:
         freq = parse_frequency(frequency) if frequency is not None else None
         if freq is None and existing is not None and existing["frequency_seconds"]:
             freq = timedelta(seconds=existing["frequency_seconds"])
+        if max_deletions is None:
+            limit = existing["max_deletions"] if existing is not None else None
+        elif isinstance(max_deletions, DeletionLimit):
+            limit = str(max_deletions)
+        elif max_deletions.strip().lower() == "default":
+            limit = None
+        else:
+            limit = str(DeletionLimit.parse(max_deletions))
         now = datetime.now(UTC).isoformat()
         stored_config = {
             k: v for k, v in validated.model_dump(mode="json").items() if k in merged_config
@@ -177,11 +192,12 @@ class Connections:
             db.execute(
                 """
                 INSERT INTO connections (connection_id, integration, credentials, config,
-                    frequency_seconds, enabled, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    frequency_seconds, enabled, created_at, updated_at, max_deletions)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (connection_id) DO UPDATE SET credentials = excluded.credentials,
                     config = excluded.config, frequency_seconds = excluded.frequency_seconds,
-                    enabled = excluded.enabled, updated_at = excluded.updated_at
+                    enabled = excluded.enabled, updated_at = excluded.updated_at,
+                    max_deletions = excluded.max_deletions
                 """,
                 (
                     connection_id,
@@ -192,6 +208,7 @@ class Connections:
                     int(enabled),
                     now,
                     now,
+                    limit,
                 ),
             )
         connection = self.get(connection_id)
@@ -273,4 +290,7 @@ class Connections:
             enabled=bool(row["enabled"]),
             created_at=datetime.fromisoformat(row["created_at"]),
             updated_at=datetime.fromisoformat(row["updated_at"]),
+            max_deletions=DeletionLimit.parse(row["max_deletions"])
+            if row["max_deletions"]
+            else None,
         )

@@ -30,7 +30,12 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         try:
             (version,) = db.execute("PRAGMA user_version").fetchone()
             for sql in SCHEMA[version:]:
-                db.execute(sql)
+                try:
+                    db.execute(sql)
+                except sqlite3.OperationalError as error:
+                    # A column an earlier release added before the schema kept versions.
+                    if "duplicate column" not in str(error):
+                        raise
             if version < len(SCHEMA):
                 db.execute(f"PRAGMA user_version = {len(SCHEMA)}")
         except BaseException:

@@ -114,4 +114,5 @@ SCHEMA: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS sync_schedule_due ON sync_schedule (due_at)",
+    "ALTER TABLE connections ADD COLUMN max_deletions TEXT",
 )

@@ -2,25 +2,26 @@
 
 One listing of ``/issues`` per repository feeds both models: issues go to ``issues``, and the
 pull requests it also returns are only noted, because a pull request's own fields come from
-``/pulls`` (it lands in ``pull_requests``, never in both). The cursor is, per repository and
-model, the newest ``updated_at`` seen, by the shared rule of ``sources.cursors``.
+``/pulls`` (it lands in ``pull_requests``, never in both). Both models keep their cursor per
+repository: the newest ``updated_at`` seen in it (the pull requests the issues listing
+returned count for the issues cursor, as that listing read them).
 GitHub has no deletion feed: deleted and transferred issues are found by a full refresh.
+Records are read by id with ``GET /repos/{owner}/{repo}/issues/{number}`` and
+``/pulls/{number}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sources.cursors import SAFETY_MARGIN, advance
+from sources.cursors import CursorSpec, ModelCursor
 from sources.github.api import (
     GitHubApi,
     is_pull_request,
     issue_row,
     make_client,
-    pace,
     pull_row,
     to_since,
 )
@@ -31,97 +32,99 @@ from sources.spec import (
     IntegrationSpec,
     ModelSpec,
     Page,
+    RecordRef,
     SyncSpec,
     imported_on_call,
 )
 
-
-def _advance(since: str | None, newest: str | None, ceiling: datetime) -> str:
-    """The shared time-cursor rule, on GitHub's timestamps."""
-
-    def when(stamp: str | None) -> datetime | None:
-        return None if stamp is None else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-    return to_since(advance(when(since), when(newest), ceiling))
+ISSUES = "issues"
+PULLS = "pull_requests"
+Context = ExtractContext[GitHubConfig, GitHubCredentials]
 
 
-def _stored(ctx: ExtractContext, model: str) -> dict[str, str]:
-    cursor = ctx.cursors.get(model) or {}
-    return dict(cursor.get("since") or {}) if not ctx.full_listing else {}
+def connect(ctx: Context) -> GitHubApi:
+    token = ctx.credentials.access_token.get_secret_value()
+    return GitHubApi(make_client(ctx.config.base_url, token, ctx.connection_id, ctx.request_log))
 
 
-@dataclass
-class _Seen:
-    """What one listing saw: the newest ``updated_at`` and the numbers."""
-
-    newest: str | None = None
-    numbers: set[int] = field(default_factory=set)
-
-    def note(self, raw: dict[str, Any]) -> None:
-        self.numbers.add(int(raw["number"]))
-        updated = to_since(raw["updated_at"])
-        self.newest = updated if self.newest is None else max(self.newest, updated)
+def _since(cursor: ModelCursor, repository: str) -> str | None:
+    since = cursor.since(repository)
+    return None if since is None else to_since(since)
 
 
 def _issues(
-    api: GitHubApi, repository: str, since: str | None, seen: _Seen, pull_numbers: set[int]
+    api: GitHubApi, repository: str, cursor: ModelCursor, pull_numbers: set[int]
 ) -> Iterator[Page]:
     """Issues to ``issues``; the pull requests this listing also returns are only noted."""
-    for page in api.issues_since(repository, since):
+    for page in api.issues_since(repository, _since(cursor, repository)):
         rows = []
         for raw in page:
-            seen.note(raw)
             if is_pull_request(raw):
                 pull_numbers.add(int(raw["number"]))
+                cursor.saw(raw["updated_at"], repository)
             else:
                 rows.append(issue_row(raw, repository))
         if rows:
-            yield Page("issues", rows)
+            yield Page(ISSUES, rows)
 
 
 def _pulls(
-    api: GitHubApi, repository: str, since: str | None, changed: set[int], seen: _Seen
+    api: GitHubApi, repository: str, cursor: ModelCursor, changed: set[int]
 ) -> Iterator[Page]:
     """Pull requests from ``/pulls``, then any of ``changed`` that listing did not return."""
-    for page in api.pulls(repository, since):
-        for raw in page:
-            seen.note(raw)
-        yield Page("pull_requests", [pull_row(raw, repository) for raw in page])
-    for number in sorted(changed - seen.numbers):
+    listed: set[int] = set()
+    for page in api.pulls(repository, _since(cursor, repository)):
+        listed.update(int(raw["number"]) for raw in page)
+        yield Page(PULLS, [pull_row(raw, repository) for raw in page])
+    for number in sorted(changed - listed):
         raw = api.pull(repository, number)
         if raw is not None:
-            seen.note(raw)
-            yield Page("pull_requests", [pull_row(raw, repository)])
+            yield Page(PULLS, [pull_row(raw, repository)])
 
 
-def extract(ctx: ExtractContext) -> Iterator[Page]:
-    config: GitHubConfig = ctx.config
-    credentials: GitHubCredentials = ctx.credentials
-    api = GitHubApi(
-        make_client(
-            config.base_url,
-            credentials.access_token.get_secret_value(),
-            ctx.connection_id,
-            ctx.http,
-        )
-    )
-    ceiling = datetime.now(UTC) - SAFETY_MARGIN
-    old_issues, old_pulls = _stored(ctx, "issues"), _stored(ctx, "pull_requests")
-    new_issues: dict[str, str] = {}
-    new_pulls: dict[str, str] = {}
-    for name in config.repositories:
-        key = name.lower()
+def extract(ctx: Context) -> Iterator[Page]:
+    api = connect(ctx)
+    issues, pulls = ctx.cursor(ISSUES), ctx.cursor(PULLS)
+    for name in ctx.config.repositories:
         repository = str(api.repository(name)["full_name"])
-        issues = _Seen()
         changed_pulls: set[int] = set()
-        yield from _issues(api, repository, old_issues.get(key), issues, changed_pulls)
-        new_issues[key] = _advance(old_issues.get(key), issues.newest, ceiling)
-        pulls = _Seen()
-        yield from _pulls(api, repository, old_pulls.get(key), changed_pulls, pulls)
-        new_pulls[key] = _advance(old_pulls.get(key), pulls.newest, ceiling)
-    ctx.new_cursors["issues"] = {"since": new_issues}
-    ctx.new_cursors["pull_requests"] = {"since": new_pulls}
+        yield from _issues(api, repository, issues, changed_pulls)
+        yield from _pulls(api, repository, pulls, changed_pulls)
 
+
+def fetch(ctx: Context, model: str, refs: Sequence[RecordRef]) -> Iterator[Page]:
+    """Issues or pull requests by id, looked up by their repository and number. One that is
+    gone, moved to another repository or (for ``issues``) a pull request is a tombstone;
+    one of a repository the connection no longer lists is left for the full refresh."""
+    api = connect(ctx)
+    listed = {name.lower() for name in ctx.config.repositories}
+    for ref in refs:
+        repository, number = ref.locator.get("repository"), ref.locator.get("number")
+        if not isinstance(repository, str) or repository.lower() not in listed:
+            continue
+        if not isinstance(number, int) or isinstance(number, bool):
+            continue
+        raw = api.issue(repository, number) if model == ISSUES else api.pull(repository, number)
+        if (
+            raw is None
+            or not _same(raw, ref.id, repository)
+            or (model == ISSUES and is_pull_request(raw))
+        ):
+            yield Page(model, [{"id": ref.id}], deleted=True)
+        else:
+            row = issue_row if model == ISSUES else pull_row
+            yield Page(model, [row(raw, repository)])
+
+
+def _same(raw: dict[str, Any], record_id: str, repository: str) -> bool:
+    """Whether GitHub answered with the record asked for, in that repository (a
+    transferred issue redirects to its new place)."""
+    url = str(raw.get("repository_url") or raw.get("url") or "")
+    return str(raw.get("id")) == record_id and f"/repos/{repository.lower()}" in url.lower()
+
+
+# Repository names are case-insensitive on GitHub: keys are kept in lower case.
+REPOSITORY_CURSOR = CursorSpec.timestamp("updated_at", key="repository", key_ignores_case=True)
 
 SPEC = IntegrationSpec(
     name="github",
@@ -130,27 +133,33 @@ SPEC = IntegrationSpec(
     config_model=GitHubConfig,
     credentials_model=GitHubCredentials,
     models={
-        "issues": ModelSpec(
-            "issues", Issue, frozenset({"updated_at"}), "issues (pull requests excluded)"
+        ISSUES: ModelSpec(
+            ISSUES,
+            Issue,
+            frozenset({"updated_at"}),
+            "issues (pull requests excluded)",
+            cursor=REPOSITORY_CURSOR,
+            locator=("repository", "number"),
         ),
-        "pull_requests": ModelSpec(
-            "pull_requests",
+        PULLS: ModelSpec(
+            PULLS,
             PullRequest,
             frozenset({"updated_at", "merge_commit_sha"}),
             "pull requests with their branches and merge state",
+            cursor=REPOSITORY_CURSOR,
+            locator=("repository", "number"),
         ),
     },
     syncs={
         "repositories": SyncSpec(
             "repositories",
-            ("issues", "pull_requests"),
+            (ISSUES, PULLS),
             default_frequency=timedelta(minutes=15),
             full_refresh_frequency=timedelta(days=1),
             description="issues and pull requests of the configured repositories",
         )
     },
     extract=extract,
-    rate_limit_pacer=pace,
+    fetch=fetch,
     sandbox=imported_on_call("sources.github.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call("sources.github.sandbox.server", "GitHubSandboxClient"),
 )

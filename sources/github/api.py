@@ -8,6 +8,8 @@
   skipped. So each page is its own query from the last ``updated_at`` seen (keyset paging),
   and records sharing that second are skipped by id; ``rel="next"`` is followed only when a
   whole page shares one second.
+* ``GET /repos/{owner}/{repo}/issues/{number}`` answers 410 for a deleted issue and
+  redirects (301) to a transferred one's new repository.
 * ``GET /repos/{owner}/{repo}/pulls`` has no ``since``. A full listing pages through it in
   ascending update order; an incremental run reads it newest first and stops at the first
   pull request older than the cursor. A pull request that the issues listing saw but the
@@ -223,6 +225,12 @@ class GitHubApi:
     def pull(self, repository: str, number: int) -> dict[str, Any] | None:
         response = self.client.get(f"/repos/{repository}/pulls/{number}", ok=(404,))
         return None if response.status_code == 404 else dict(response.json())
+
+    def issue(self, repository: str, number: int) -> dict[str, Any] | None:
+        """One issue (or pull request) by number; None when it is gone (404, or 410 for a
+        deleted issue). A transferred one redirects to where it is now."""
+        response = self.client.get(f"/repos/{repository}/issues/{number}", ok=(404, 410))
+        return None if response.status_code in (404, 410) else dict(response.json())
 
 
 def make_client(

@@ -8,7 +8,10 @@
   ``{"errors": ["No calls found corresponding to the provided filters"]}``. That answer is an
   empty result; any other 404 (a wrong base URL) is still an error.
 * ``POST /v2/calls/transcript`` takes ``filter.callIds`` in its body and pages with a
-  ``cursor`` in the body too.
+  ``cursor`` in the body too; so does ``POST /v2/calls/extensive``, whose calls carry the
+  fields ``GET /v2/calls`` answers in their ``metaData``.
+* Every page reports the query's ``records.totalRecords``: a listing that ends short of it
+  is incomplete and fails the run (``ApiClient.paginate_request``).
 * About 3 requests a second and 10,000 a day per company; past that, 429 with
   ``Retry-After``, and no rate-limit headers on other answers to pace on.
 """
@@ -25,6 +28,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from sources.http import ApiClient
 
 TRANSCRIPT_BATCH = 100
+CALL_ID_BATCH = 100
 NO_CALLS = "no calls found"
 
 
@@ -67,6 +71,7 @@ class GongApi:
             paginator=paginator,
             data_selector="calls",
             empty=no_calls_found,
+            total="records.totalRecords",
         ):
             yield list(page)
 
@@ -84,5 +89,26 @@ class GongApi:
                 paginator=paginator,
                 data_selector="callTranscripts",
                 empty=no_calls_found,
+                total="records.totalRecords",
             ):
                 yield list(page)
+
+    def calls_by_id(self, call_ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of these calls as ``GET /v2/calls`` renders them, ``CALL_ID_BATCH`` ids a
+        request; the ones Gong does not have are left out."""
+        for first in range(0, len(call_ids), CALL_ID_BATCH):
+            spec: dict[str, Any] = {"callIds": list(call_ids[first : first + CALL_ID_BATCH])}
+            if self.workspace_id:
+                spec["workspaceId"] = self.workspace_id
+            paginator = JSONResponseCursorPaginator(
+                cursor_path="records.cursor", cursor_body_path="cursor"
+            )
+            for page in self.client.paginate_request(
+                "POST",
+                "/v2/calls/extensive",
+                json={"filter": spec},
+                paginator=paginator,
+                data_selector="calls",
+                empty=no_calls_found,
+            ):
+                yield [call["metaData"] for call in page if isinstance(call.get("metaData"), dict)]

@@ -5,19 +5,21 @@ own files, whole shared drives, or the trees under some folders). It first takes
 token of the changes feed, so whatever changes while it lists is read again next time.
 Incremental runs read ``GET /drive/v3/changes`` from the stored token until Drive hands
 out ``newStartPageToken``, which becomes the cursor: it is exactly where this run stopped
-reading, so nothing is skipped. A removed or trashed file, or one that moved out of the
-scope, is a deletion.
+reading, so nothing is skipped. The token is kept with the scope it was read for and the
+scope's folder tree. A removed or trashed file, or one that moved out of the scope, is a
+deletion. Files are read by id with ``files.get``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sources.cursors import CursorSpec, ModelCursor
 from sources.errors import ApiError, ConfigError
-from sources.google_drive.api import DriveApi, is_folder, is_rate_limited, to_row
-from sources.google_drive.config import GoogleDriveConfig, GoogleDriveCredentials
+from sources.google_drive.api import FILE_FIELDS, DriveApi, is_folder, is_rate_limited, to_row
+from sources.google_drive.config import DRIVE_ID, GoogleDriveConfig, GoogleDriveCredentials
 from sources.google_drive.models import DriveFile
 from sources.google_drive.scope import ENTERED, LEFT, Scope
 from sources.http import ApiClient
@@ -27,17 +29,19 @@ from sources.spec import (
     IntegrationSpec,
     ModelSpec,
     Page,
+    RecordRef,
     SyncSpec,
     imported_on_call,
 )
 
 MODEL = "files"
+Context = ExtractContext[GoogleDriveConfig, GoogleDriveCredentials]
 
 
-def connect(ctx: ExtractContext) -> DriveApi:
+def connect(ctx: Context) -> DriveApi:
     """The connection's Drive client, with its OAuth2 token kept fresh and stored."""
-    config: GoogleDriveConfig = ctx.config
-    credentials: GoogleDriveCredentials = ctx.credentials
+    config = ctx.config
+    credentials = ctx.credentials
     auth = OAuth2RefreshAuth(
         token_url=config.token_url,
         client_id=credentials.client_id,
@@ -49,39 +53,39 @@ def connect(ctx: ExtractContext) -> DriveApi:
         expires_at=credentials.expires_at,
         connection_id=ctx.connection_id,
         on_refresh=ctx.save_credentials,
-        request_log=ctx.http,
+        request_log=ctx.request_log,
     )
     client = ApiClient(
         config.base_url,
         connection_id=ctx.connection_id,
         auth=auth,
-        request_log=ctx.http,
+        request_log=ctx.request_log,
         rate_limited=is_rate_limited,
         retry_condition=auth.retry_unauthorized,
     )
     return DriveApi(client, all_drives=not config.whole_account)
 
 
-def extract(ctx: ExtractContext) -> Iterator[Page]:
+def extract(ctx: Context) -> Iterator[Page]:
     api = connect(ctx)
-    cursor = ctx.cursors.get(MODEL) or {}
-    if ctx.full_listing or not cursor.get("page_token"):
-        yield from _list_everything(ctx, api)
+    cursor = ctx.cursor(MODEL)
+    if cursor.full_listing:
+        yield from _list_everything(ctx, api, cursor)
     else:
         yield from _read_changes(ctx, api, cursor)
 
 
-def _cursor(config: GoogleDriveConfig, page_token: str, tree: dict[str, Any]) -> dict[str, Any]:
+def _scope_state(config: GoogleDriveConfig, tree: Mapping[str, str | None]) -> dict[str, Any]:
+    """What the token was read for: the configured scope and its folder tree."""
     return {
-        "page_token": page_token,
         "folders": sorted(config.folders),
         "shared_drives": sorted(config.shared_drives),
         "tree": dict(sorted(tree.items())),
     }
 
 
-def _check_roots(ctx: ExtractContext, api: DriveApi) -> None:
-    config: GoogleDriveConfig = ctx.config
+def _check_roots(ctx: Context, api: DriveApi) -> None:
+    config = ctx.config
     for kind, ids in (("folder", config.folders), ("shared drive", config.shared_drives)):
         for item in ids:
             meta = api.get_file(item)
@@ -93,8 +97,8 @@ def _check_roots(ctx: ExtractContext, api: DriveApi) -> None:
                 )
 
 
-def _list_everything(ctx: ExtractContext, api: DriveApi) -> Iterator[Page]:
-    config: GoogleDriveConfig = ctx.config
+def _list_everything(ctx: Context, api: DriveApi, cursor: ModelCursor) -> Iterator[Page]:
+    config = ctx.config
     _check_roots(ctx, api)
     page_token = api.start_page_token()
     tree: dict[str, str | None] = {}
@@ -111,22 +115,23 @@ def _list_everything(ctx: ExtractContext, api: DriveApi) -> Iterator[Page]:
                     parents = file.get("parents") or [None]
                     tree[file["id"]] = parents[0]
             yield Page(MODEL, [to_row(f) for f in files])
-    ctx.new_cursors[MODEL] = _cursor(config, page_token, tree)
+    cursor.set(page_token, _scope_state(config, tree))
 
 
-def _read_changes(ctx: ExtractContext, api: DriveApi, cursor: dict[str, Any]) -> Iterator[Page]:
-    config: GoogleDriveConfig = ctx.config
-    if cursor.get("folders", []) != sorted(config.folders) or cursor.get(
+def _read_changes(ctx: Context, api: DriveApi, cursor: ModelCursor) -> Iterator[Page]:
+    config = ctx.config
+    state = cursor.state
+    if state.get("folders", []) != sorted(config.folders) or state.get(
         "shared_drives", []
     ) != sorted(config.shared_drives):
         raise ConfigError(
             f"connection {ctx.connection_id!r}: its folders or shared_drives changed since the "
-            f"last run; run `syncs run google_drive {ctx.connection_id} --full-refresh` to list "
-            "the new scope and delete what left it"
+            f"last run; run `syncs run google_drive {ctx.connection_id} --full-refresh "
+            "--confirm-deletions` to list the new scope and delete what left it"
         )
-    scope = Scope(api, config, cursor.get("tree") or {})
+    scope = Scope(api, config, state.get("tree") or {})
     new_token: str | None = None
-    for body in api.changes(str(cursor["page_token"])):
+    for body in api.changes(str(cursor.token)):
         records: list[dict[str, Any]] = []
         gone: list[dict[str, Any]] = []
         for change in body.get("changes") or []:
@@ -170,13 +175,33 @@ def _read_changes(ctx: ExtractContext, api: DriveApi, cursor: dict[str, Any]) ->
             f"connection {ctx.connection_id!r}: the Drive changes feed ended without a "
             "newStartPageToken; the next run reads it again from the same token"
         )
-    ctx.new_cursors[MODEL] = _cursor(config, str(new_token), scope.tree)
+    cursor.set(str(new_token), _scope_state(config, scope.tree))
 
 
 def _tombstone_subtree(api: DriveApi, folder_id: str, when: str | None) -> Iterator[Page]:
     for files in api.walk([folder_id], include_trashed=True):
         if files:
             yield Page(MODEL, [{"id": f["id"], "deleted_at": when} for f in files], deleted=True)
+
+
+def fetch(ctx: Context, model: str, refs: Sequence[RecordRef]) -> Iterator[Page]:
+    """Files by id: one Drive no longer has, trashed, or outside the scope is a tombstone."""
+    api = connect(ctx)
+    scope = Scope(api, ctx.config, ctx.cursor(MODEL).state.get("tree") or {})
+    rows: list[dict[str, Any]] = []
+    gone: list[dict[str, Any]] = []
+    for ref in refs:
+        if not DRIVE_ID.fullmatch(ref.id):
+            continue
+        file = api.get_file(ref.id, FILE_FIELDS)
+        if file is None or file.get("trashed") or not scope.contains(file):
+            gone.append({"id": ref.id})
+        else:
+            rows.append(to_row(file))
+    if rows:
+        yield Page(MODEL, rows)
+    if gone:
+        yield Page(MODEL, gone, deleted=True)
 
 
 SPEC = IntegrationSpec(
@@ -186,7 +211,9 @@ SPEC = IntegrationSpec(
     config_model=GoogleDriveConfig,
     credentials_model=GoogleDriveCredentials,
     models={
-        MODEL: ModelSpec(MODEL, DriveFile, frozenset({"version"}), "files and folders"),
+        MODEL: ModelSpec(
+            MODEL, DriveFile, frozenset({"version"}), "files and folders", cursor=CursorSpec.feed()
+        ),
     },
     syncs={
         MODEL: SyncSpec(
@@ -197,8 +224,6 @@ SPEC = IntegrationSpec(
         )
     },
     extract=extract,
+    fetch=fetch,
     sandbox=imported_on_call("sources.google_drive.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call(
-        "sources.google_drive.sandbox.server", "GoogleDriveSandboxClient"
-    ),
 )

@@ -12,7 +12,7 @@ from sources.oauth2 import parse_expiry
 
 DRIVE_API = "https://www.googleapis.com"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
-_DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class GoogleDriveConfig(BaseModel):
@@ -41,7 +41,7 @@ class GoogleDriveConfig(BaseModel):
     @classmethod
     def _drive_ids(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not _DRIVE_ID.fullmatch(item):
+            if not DRIVE_ID.fullmatch(item):
                 raise ValueError(
                     f"{item!r} is not a Drive id (letters, digits, '-' and '_'; the part of "
                     "the folder's or drive's URL after /folders/)"

@@ -2,16 +2,17 @@
 
 Full listings page through ``GET /crm/v3/objects/{object}``; incremental runs search on
 the last-modified property from the cursor, and list archived objects as deletions.
+Records are read by id with ``POST /crm/v3/objects/{object}/batch/read``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 
 import requests
 
-from sources.cursors import SAFETY_MARGIN, advance
+from sources.cursors import CursorSpec
 from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, RECORD_SHAPE, HubSpotApi, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
@@ -21,9 +22,12 @@ from sources.spec import (
     IntegrationSpec,
     ModelSpec,
     Page,
+    RecordRef,
     SyncSpec,
     imported_on_call,
 )
+
+Context = ExtractContext[HubSpotConfig, HubSpotCredentials]
 
 
 def pace(response: requests.Response) -> float:
@@ -40,47 +44,55 @@ def pace(response: requests.Response) -> float:
     return 0.0
 
 
-def extract(ctx: ExtractContext) -> Iterator[Page]:
-    config: HubSpotConfig = ctx.config
-    credentials: HubSpotCredentials = ctx.credentials
+def connect(ctx: Context) -> HubSpotApi:
     client = ApiClient(
-        config.base_url,
+        ctx.config.base_url,
         connection_id=ctx.connection_id,
-        auth=BearerAuth(credentials.access_token.get_secret_value()),
-        request_log=ctx.http,
+        auth=BearerAuth(ctx.credentials.access_token.get_secret_value()),
+        request_log=ctx.request_log,
         pacer=pace,
     )
-    api = HubSpotApi(client)
-    started = datetime.now(UTC)
+    return HubSpotApi(client)
+
+
+def properties(config: HubSpotConfig, model: str) -> list[str]:
+    defaults = OBJECTS[model].default_properties
+    return list(dict.fromkeys([*defaults, *config.extra_properties(model)]))
+
+
+def extract(ctx: Context) -> Iterator[Page]:
+    api = connect(ctx)
     for model in ctx.sync.models:
-        object_type = OBJECTS[model]
-        properties = list(
-            dict.fromkeys([*object_type.default_properties, *config.extra_properties(model)])
-        )
-        cursor = ctx.cursors.get(model) or {}
-        since = cursor.get("modified_since") if not ctx.full_listing else None
-        newest: int | None = None
+        since = ctx.cursor(model).since()
+        since_ms = None if since is None else to_millis(since)
         pages = (
-            api.search_modified_since(model, since, properties)
-            if since is not None
-            else api.list_objects(model, properties)
+            api.search_modified_since(model, since_ms, properties(ctx.config, model))
+            if since_ms is not None
+            else api.list_objects(model, properties(ctx.config, model))
         )
         for results in pages:
-            latest = HubSpotApi.latest_modified(results, object_type.modified_property)
-            if latest is not None:
-                newest = latest if newest is None else max(newest, latest)
             yield Page(model, results, raw=getattr(results, "raw", None))
-        if since is not None:
+        if since_ms is not None:
             for results in api.list_objects(model, ["hs_object_id"], archived=True):
                 gone = [
                     {"id": r["id"], "deleted_at": r.get("archivedAt")}
                     for r in results
-                    if r.get("archivedAt") and to_millis(r["archivedAt"]) >= since
+                    if r.get("archivedAt") and to_millis(r["archivedAt"]) >= since_ms
                 ]
                 if gone:
                     yield Page(model, gone, deleted=True)
-        ceiling = to_millis(started - SAFETY_MARGIN)
-        ctx.new_cursors[model] = {"modified_since": advance(since, newest, ceiling)}
+
+
+def fetch(ctx: Context, model: str, refs: Sequence[RecordRef]) -> Iterator[Page]:
+    """The records by id; archived and erased ones come back absent, as tombstones."""
+    api = connect(ctx)
+    for results, missing in api.read_batch(
+        model, [r.id for r in refs], properties(ctx.config, model)
+    ):
+        if results:
+            yield Page(model, results, raw=results.raw)
+        if missing:
+            yield Page(model, [{"id": record_id} for record_id in missing], deleted=True)
 
 
 SPEC = IntegrationSpec(
@@ -96,6 +108,7 @@ SPEC = IntegrationSpec(
             frozenset({"updated_at", "lastmodifieddate"}),
             "CRM contacts",
             shape=RECORD_SHAPE,
+            cursor=CursorSpec.timestamp(OBJECTS["contacts"].modified_property),
         ),
         "companies": ModelSpec(
             "companies",
@@ -103,6 +116,7 @@ SPEC = IntegrationSpec(
             frozenset({"updated_at", "hs_lastmodifieddate"}),
             "companies",
             shape=RECORD_SHAPE,
+            cursor=CursorSpec.timestamp(OBJECTS["companies"].modified_property),
         ),
         "deals": ModelSpec(
             "deals",
@@ -110,6 +124,7 @@ SPEC = IntegrationSpec(
             frozenset({"updated_at", "hs_lastmodifieddate"}),
             "deals",
             shape=RECORD_SHAPE,
+            cursor=CursorSpec.timestamp(OBJECTS["deals"].modified_property),
         ),
     },
     syncs={
@@ -121,7 +136,6 @@ SPEC = IntegrationSpec(
         )
     },
     extract=extract,
-    rate_limit_pacer=pace,
+    fetch=fetch,
     sandbox=imported_on_call("sources.hubspot.sandbox.demo", "start_demo_sandbox"),
-    sandbox_client=imported_on_call("sources.hubspot.sandbox.server", "HubSpotSandboxClient"),
 )

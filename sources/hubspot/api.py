@@ -7,26 +7,34 @@ So every page is its own query that starts from the last-modified time seen so f
 (keyset paging): nothing shifts under us, the 10,000 cap is never reached by paging, and
 records sharing the edge timestamp are skipped by id rather than lost or repeated. Only
 when a whole page shares one timestamp do we page by offset inside that timestamp.
+
+A page that contradicts itself fails the run: ``results`` null or missing (list or search),
+or a search page with no results where its ``total`` says more match. The list endpoint
+reports no total, so a listing cut short by a page without ``paging.next`` looks complete;
+the engine's mass-deletion limit keeps it from deleting what it did not see.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from sources.errors import ApiError
-from sources.http import ApiClient, PageRecords
-from sources.spec import RecordShape
+from sources.http import ApiClient, PageRecords, decoded_json
+from sources.spec import RawPage, RecordShape
 
 # HubSpot's largest pages: 100 records for a listing, 200 for a search.
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
 # Ids a search leaves out with one NOT_IN filter; HubSpot takes up to 100 values.
 MAX_EXCLUDED = 100
+# Ids one batch read takes.
+BATCH_READ_SIZE = 100
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,12 @@ OBJECTS: dict[str, HubSpotObjectType] = {
 
 
 def to_millis(value: str | datetime) -> int:
+    """Epoch milliseconds, rounded down (exactly: no float on the way)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 # One API object as a flat row: its properties (an unset one is sent as "") and the
@@ -172,8 +181,9 @@ class HubSpotApi:
             }
             if offset:
                 body["after"] = str(offset)
-            answer = self.client.post(f"/crm/v3/objects/{object_type}/search", json=body).json()
-            results: list[dict[str, Any]] = answer.get("results") or []
+            path = f"/crm/v3/objects/{object_type}/search"
+            answer = self.client.post(path, json=body).json()
+            results: list[dict[str, Any]] = self._search_results(answer, path, offset)
             fresh = [
                 r for r in results if not (self._modified(r, prop) == since and r["id"] in edge_ids)
             ]
@@ -198,20 +208,47 @@ class HubSpotApi:
                     "HubSpot's search can page through share that one time; run a full refresh"
                 )
 
-    @staticmethod
-    def latest_modified(records: list[dict[str, Any]], prop: str) -> int | None:
-        """The latest modification time of a page, in epoch milliseconds.
+    def _search_results(self, answer: Any, path: str, offset: int) -> list[dict[str, Any]]:
+        """A search page's ``results``, or ``ApiError`` when the page contradicts itself: no
+        ``results`` at all, or none where its ``total`` says there are more from ``offset``
+        (the run would take the window for done and move the cursor past them)."""
+        where = f"connection {self.client.connection_id!r}: POST {self.client.base_url}{path}"
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise ApiError(
+                f"{where} answered a page whose results are null or missing; the run fails "
+                "and the next one reads it again"
+            )
+        total = answer.get("total")
+        if not results and isinstance(total, int) and total > offset:
+            raise ApiError(
+                f"{where} answered no results although its total says {total} match "
+                f"({offset} read so far); the run fails and the next one reads it again"
+            )
+        return results
 
-        HubSpot writes every timestamp alike (``2024-01-21T04:25:38.644Z``), so the latest
-        is the largest string and only that one is parsed; a page that mixes formats is
-        parsed record by record.
-        """
-        values = [(r.get("properties") or {}).get(prop) or r.get("updatedAt") for r in records]
-        if not values:
-            return None
-        if all(isinstance(v, str) and len(v) == 24 and v[-1] == "Z" for v in values):
-            return to_millis(max(values))
-        return max(to_millis(v) for v in values)
+    def read_batch(
+        self, object_type: str, ids: list[str], properties: list[str]
+    ) -> Iterator[tuple[PageRecords, list[str]]]:
+        """The live objects of ``ids``, ``BATCH_READ_SIZE`` a request, each with the ids
+        HubSpot no longer has (archived or erased): absent from ``results``, or named by an
+        ``OBJECT_NOT_FOUND`` error of a 207 answer. Ids another error names are in neither."""
+        for first in range(0, len(ids), BATCH_READ_SIZE):
+            batch = list(dict.fromkeys(ids[first : first + BATCH_READ_SIZE]))
+            response = self.client.post(
+                f"/crm/v3/objects/{object_type}/batch/read",
+                params={"archived": "false"},
+                json={"inputs": [{"id": i} for i in batch], "properties": properties},
+            )
+            body = decoded_json(response)
+            results = PageRecords(body.get("results") or [])
+            results.raw = RawPage(response.content, "results")
+            unexplained: set[str] = set()
+            for error in body.get("errors") or []:
+                if error.get("category") != "OBJECT_NOT_FOUND":
+                    unexplained.update(str(i) for i in (error.get("context") or {}).get("ids", []))
+            found = {str(r.get("id")) for r in results}
+            yield results, [i for i in batch if i not in found and i not in unexplained]
 
     @staticmethod
     def _modified(record: dict[str, Any], prop: str) -> int:

@@ -1,17 +1,23 @@
-"""Loopback simulators ("sandboxes") of the external APIs the integrations read.
+"""The sandbox kit: loopback simulators of the external APIs the integrations read.
 
 No external API is reachable from tests or the demo, so each integration ships a sandbox that
 answers with the provider's documented shapes, status codes, headers and failure modes. The
-production HTTP client talks to it unchanged; only ``base_url`` differs. This module holds what
-every sandbox shares:
+production HTTP client talks to it unchanged; only ``base_url`` differs. ``SandboxServer`` is
+what every sandbox is built on:
 
-* ``SandboxServer``: a standard-library HTTP/1.1 server on 127.0.0.1 in a daemon thread, with a
-  route table that subclasses fill, a request log, and fault injection (429 with
-  ``Retry-After``, 500, slow answers, connections cut mid-body) so retry and resume logic is
-  exercised through real sockets rather than mocks.
-* Admin endpoints under ``/_sandbox/`` (never authenticated, never faulted, never logged) so a
-  sandbox running in another process (``syncs sandbox ...``, the benchmark) can be driven.
-* ``SandboxClient``: drives a remote sandbox through those admin endpoints.
+* HTTP/1.1 on 127.0.0.1 in a daemon thread (the standard library's server: a sandbox needs
+  byte-exact control of status lines, headers and cut connections, which an ASGI stack hides),
+  a route table, and a request log.
+* ``api()`` routes run the provider's hooks in order: ``prepare`` (the headers every answer
+  carries, preconditions such as a required ``User-Agent``), ``authenticate`` (the account the
+  credentials reach, from the ``accounts`` registry, or a 401 in the provider's words),
+  ``charge`` (count the request against the account's limits: the rate-limit headers, or the
+  provider's 429), then the handler. A ``SandboxError`` becomes the provider's ``error_body``.
+* Faults (429 with ``Retry-After``, 500, slow answers, connections cut mid-body), so retry and
+  resume logic is exercised through real sockets rather than mocks.
+* Admin operations (``sources.sandbox.operations``): ``GET /_sandbox/operations`` lists them and
+  ``POST /_sandbox/operations/{name}`` runs one, never authenticated, faulted or logged;
+  ``SandboxClient`` calls them from another process.
 """
 
 from __future__ import annotations
@@ -23,24 +29,28 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
-from sources.spec import DemoAccount
+from sources.sandbox.accounts import Accounts
+from sources.sandbox.limits import DailyQuota, FixedWindow, RollingWindow
+from sources.sandbox.operations import Operation, admin_operation, operations_of
 
 FAULT_KINDS = ("429", "500", "slow", "cut")
 ADMIN_PREFIX = "/_sandbox/"
+OPERATIONS_PATH = "/_sandbox/operations"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+A = TypeVar("A")
 
 
 @dataclass(slots=True)
 class Request:
-    """One parsed HTTP request as a route handler sees it."""
+    """One parsed HTTP request as a route handler sees it; ``id`` is unique per request (for
+    the provider's request or correlation id)."""
 
     method: str
     path: str
@@ -48,6 +58,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of query parameter ``name``."""
@@ -63,6 +74,22 @@ class Request:
         except ValueError as exc:
             raise SandboxError(400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR") from None
 
+    def form(self) -> dict[str, str]:
+        """A form body (URL-encoded, or a JSON object) as text fields; {} if it is neither."""
+        if "json" in (self.header("Content-Type") or "").lower():
+            try:
+                payload = json.loads(self.body or b"null")
+            except ValueError:
+                return {}
+            if not isinstance(payload, dict):
+                return {}
+            return {str(k): str(v) for k, v in payload.items() if v is not None}
+        try:
+            parsed = parse_qs(self.body.decode(), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return {}
+        return {k: v[0] for k, v in parsed.items()}
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
@@ -76,7 +103,7 @@ class Response:
 
 
 class SandboxError(Exception):
-    """Raised by a handler to answer with the integration's error body."""
+    """Raised by a handler or hook to answer with the provider's error body."""
 
     def __init__(
         self,
@@ -133,14 +160,10 @@ def json_response(
     return Response(status, json_bytes(payload), dict(headers or {}))
 
 
-def _fault_from_payload(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict) or "kind" not in payload:
-        raise SandboxError(400, "body must be a JSON object with 'kind'", "VALIDATION_ERROR")
-    allowed = {"kind", "count", "retry_after", "delay", "path_prefix"}
-    unknown = set(payload) - allowed
-    if unknown:
-        raise SandboxError(400, f"unknown fault fields: {sorted(unknown)}", "VALIDATION_ERROR")
-    return payload
+def admin_error(status: int, message: str) -> Response:
+    """The plain error body of the admin endpoints, the same for every sandbox."""
+    kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+    return json_response({"error": kinds.get(status, "internal"), "message": message}, status)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -228,15 +251,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
-class SandboxServer:
-    """Base of every integration's sandbox: routing, request log, faults, admin endpoints.
+class SandboxServer(Generic[A]):
+    """Base of every integration's sandbox: routing, provider hooks, faults, admin operations.
 
-    Subclasses register routes with ``route()`` (API and admin alike) and override
-    ``error_body()`` to format errors the way their provider does. Route handlers take a
-    ``Request`` and return a ``Response`` or raise ``SandboxError``.
+    A subclass registers its API with ``api()``, holds its accounts in ``accounts`` (keyed by
+    the credential the provider knows them by), overrides the hooks its provider needs, and
+    marks the methods that change its data with ``@admin_operation``.
     """
 
     name = "sandbox"
+    account_kind = "account"
     rate_limit_message = "rate limit exceeded"
     rate_limit_category = "RATE_LIMIT"
     server_error_message = "internal error"
@@ -248,16 +272,13 @@ class SandboxServer:
         self._routes: list[_Route] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._data = threading.RLock()
+        self._rate = threading.Lock()
+        self.accounts: Accounts[A] = Accounts(self.account_kind, self._data)
         self.requests_seen: list[tuple[str, str, int]] = []
         self.handler_errors: list[str] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.route("GET", r"/_sandbox/health", self._admin_health)
-        self.route("GET", r"/_sandbox/faults", self._admin_list_faults)
-        self.route("POST", r"/_sandbox/faults", self._admin_add_fault)
-        self.route("DELETE", r"/_sandbox/faults", self._admin_clear_faults)
-        self.route("GET", r"/_sandbox/requests", self._admin_requests)
-        self.route("DELETE", r"/_sandbox/requests", self._admin_clear_requests)
 
     # lifecycle
 
@@ -306,10 +327,72 @@ class SandboxServer:
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         """Register ``handler`` for ``method`` and a path matching regex ``pattern`` in full.
 
-        Named groups of the pattern are passed to the handler as ``request.params``. Paths
-        under ``/_sandbox/`` are admin routes: not authenticated, faulted or logged.
+        Named groups of the pattern are passed to the handler as ``request.params``.
         """
         self._routes.append(_Route(method.upper(), re.compile(pattern), handler))
+
+    def api(
+        self,
+        method: str,
+        pattern: str,
+        handler: Callable[[Request, Any], Response],
+        *,
+        limit: str = "default",
+    ) -> None:
+        """Register an API route: ``prepare``, ``authenticate`` and ``charge`` (with the
+        limit named ``limit``) run first, and their headers go on the answer, errors too."""
+
+        def serve(request: Request) -> Response:
+            headers = self.prepare(request)
+            try:
+                account = self.authenticate(request)
+                with self._rate:
+                    headers.update(self.charge(request, account, limit))
+                response = handler(request, account)
+            except SandboxError as exc:
+                exc.headers = {**headers, **exc.headers}
+                raise
+            response.headers = {**headers, **response.headers}
+            return response
+
+        self.route(method, pattern, serve)
+
+    # provider hooks
+
+    def prepare(self, request: Request) -> dict[str, str]:
+        """Headers every API answer carries; raise ``SandboxError`` to refuse the request
+        before authentication (a missing ``User-Agent``, an unknown API version)."""
+        return {}
+
+    def authenticate(self, request: Request) -> A | None:
+        """The account the request's credentials reach, or None where the provider allows
+        anonymous requests; raise ``SandboxError`` (401) in the provider's words otherwise."""
+        return None
+
+    def charge(self, request: Request, account: A | None, limit: str) -> dict[str, str]:
+        """Count the request against the account's limit ``limit``: the provider's rate-limit
+        headers, or raise ``SandboxError`` (429 with ``Retry-After``) past it. Runs under a
+        lock of its own, so the counters in ``sources.sandbox.limits`` need none."""
+        return {}
+
+    def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
+        """The provider's JSON error body."""
+        return {"status": "error", "message": message, "category": category}
+
+    def fault_headers(self, request: Request, status: int) -> dict[str, str]:
+        """Extra headers on an injected 429/500 (e.g. the provider's rate-limit headers)."""
+        return {}
+
+    def error_response(
+        self,
+        status: int,
+        message: str,
+        category: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return json_response(self.error_body(status, message, category), status, headers)
+
+    # dispatch
 
     def _dispatch(self, request: Request) -> Response:
         allowed = False
@@ -328,8 +411,9 @@ class SandboxServer:
 
     def _respond(self, request: Request) -> tuple[Response, bool]:
         """The response to send and whether to cut the connection mid-body."""
-        admin = request.path.startswith(ADMIN_PREFIX)
-        fault = None if admin else self._take_fault(request.path)
+        if request.path.startswith(ADMIN_PREFIX):
+            return self._admin(request), False
+        fault = self._take_fault(request.path)
         cut = False
         if fault is not None and fault.kind == "429":
             headers = {"Retry-After": str(fault.retry_after), **self.fault_headers(request, 429)}
@@ -348,9 +432,8 @@ class SandboxServer:
                 time.sleep(fault.delay)
             cut = fault is not None and fault.kind == "cut"
             response = self._handle(request)
-        if not admin:
-            with self._lock:
-                self.requests_seen.append((request.method, request.path, response.status))
+        with self._lock:
+            self.requests_seen.append((request.method, request.path, response.status))
         return response, cut
 
     def _handle(self, request: Request) -> Response:
@@ -359,51 +442,66 @@ class SandboxServer:
         except SandboxError as exc:
             return self.error_response(exc.status, exc.message, exc.category, exc.headers)
         except Exception:
-            with self._lock:
-                self.handler_errors.append(traceback.format_exc())
+            self._record_bug()
             return self.error_response(500, self.server_error_message, self.server_error_category)
 
-    # errors
+    def _record_bug(self) -> None:
+        with self._lock:
+            self.handler_errors.append(traceback.format_exc())
 
-    not_found_category = "NOT_FOUND"
-    bad_request_category = "BAD_REQUEST"
+    # admin operations over HTTP
 
-    def _admin_call(self, action: Callable[[], Any], status: int = 200) -> Response:
-        """Run an admin action; unknown things are 404, bad values 400, in the API's words."""
+    @classmethod
+    def operations(cls) -> dict[str, Operation]:
+        return operations_of(cls)
+
+    def _admin(self, request: Request) -> Response:
+        operations = self.operations()
+        if request.path == OPERATIONS_PATH:
+            if request.method != "GET":
+                return admin_error(405, f"{OPERATIONS_PATH} answers GET")
+            listing = [op.describe() for op in operations.values()]
+            return json_response({"sandbox": self.name, "operations": listing})
+        name = request.path.removeprefix(OPERATIONS_PATH + "/")
+        if name == request.path or "/" in name:
+            return admin_error(
+                404,
+                f"no admin endpoint {request.path}; GET {OPERATIONS_PATH} lists the operations, "
+                f"POST {OPERATIONS_PATH}/NAME runs one",
+            )
+        operation = operations.get(name)
+        if operation is None:
+            return admin_error(
+                404,
+                f"the {self.name} sandbox has no operation {name!r}; "
+                f"it has: {', '.join(operations)}",
+            )
+        if request.method != "POST":
+            return admin_error(405, f"POST {request.path} runs operation {name}")
         try:
-            return json_response(action(), status)
-        except KeyError as exc:
-            raise SandboxError(404, str(exc.args[0]), self.not_found_category) from None
+            payload = json.loads(request.body) if request.body else {}
         except ValueError as exc:
-            raise SandboxError(400, str(exc), self.bad_request_category) from None
-
-    def _payload(self, request: Request) -> dict[str, Any]:
-        payload = request.json()
-        if payload is None:
-            return {}
+            return admin_error(400, f"{name}: the body is not JSON: {exc}")
         if not isinstance(payload, dict):
-            raise SandboxError(400, "body must be a JSON object", self.bad_request_category)
-        return payload
+            return admin_error(400, f"{name}: the body must be a JSON object of arguments")
+        try:
+            return json_response(operation.call(self, payload))
+        except KeyError as exc:
+            return admin_error(404, str(exc.args[0]) if exc.args else f"{name}: not found")
+        except ValueError as exc:
+            return admin_error(400, str(exc))
+        except Exception as exc:
+            self._record_bug()
+            return admin_error(500, f"{name} failed: {type(exc).__name__}: {exc}")
 
-    def error_body(self, status: int, message: str, category: str) -> dict[str, Any]:
-        """The provider's JSON error body; subclasses override to match their API."""
-        return {"status": "error", "message": message, "category": category}
+    # operations every sandbox has
 
-    def error_response(
-        self,
-        status: int,
-        message: str,
-        category: str,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        return json_response(self.error_body(status, message, category), status, headers)
+    @admin_operation
+    def health(self) -> dict[str, Any]:
+        """Whether the sandbox answers, and which one it is."""
+        return {"status": "ok", "sandbox": self.name}
 
-    def fault_headers(self, request: Request, status: int) -> dict[str, str]:
-        """Extra headers on an injected 429/500 (e.g. the provider's rate-limit headers)."""
-        return {}
-
-    # faults
-
+    @admin_operation
     def inject_fault(
         self,
         kind: str,
@@ -413,14 +511,14 @@ class SandboxServer:
         delay: float = 2.0,
         path_prefix: str | None = None,
     ) -> None:
-        """Make the next ``count`` non-admin requests under ``path_prefix`` fail as ``kind``.
+        """Make the next ``count`` API requests under ``path_prefix`` fail as ``kind``.
 
         ``"429"``: rate-limit error with ``Retry-After: retry_after``; ``"500"``: server error;
         ``"slow"``: answer normally after ``delay`` seconds; ``"cut"``: send the headers and half
         of the body, then close the connection. Faults queue up in the order injected.
         """
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+            raise ValueError(f"unknown fault kind {kind!r}; kinds: {', '.join(FAULT_KINDS)}")
         if count < 1:
             raise ValueError("count must be at least 1")
         if retry_after < 0 or delay < 0:
@@ -429,6 +527,12 @@ class SandboxServer:
         with self._lock:
             self._faults.append(fault)
 
+    @admin_operation
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still pending, in the order they will fire."""
+        return [f.as_dict() for f in self.pending_faults]
+
+    @admin_operation
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -448,8 +552,13 @@ class SandboxServer:
                     return fault
         return None
 
-    # request log
+    @admin_operation(name="requests_seen")
+    def _requests_seen(self) -> list[tuple[str, str, int]]:
+        """The API requests answered so far: method, path, status."""
+        with self._lock:
+            return list(self.requests_seen)
 
+    @admin_operation
     def clear_requests(self) -> None:
         with self._lock:
             self.requests_seen.clear()
@@ -458,130 +567,14 @@ class SandboxServer:
         with self._lock:
             return [r for r in self.requests_seen if r[1].startswith(path_prefix)]
 
-    # admin endpoints
-
-    def _admin_health(self, request: Request) -> Response:
-        return json_response({"status": "ok", "sandbox": self.name})
-
-    def _admin_list_faults(self, request: Request) -> Response:
-        return json_response({"faults": [f.as_dict() for f in self.pending_faults]})
-
-    def _admin_add_fault(self, request: Request) -> Response:
-        payload = _fault_from_payload(request.json())
-        try:
-            self.inject_fault(
-                str(payload["kind"]),
-                count=int(payload.get("count", 1)),
-                retry_after=int(payload.get("retry_after", 1)),
-                delay=float(payload.get("delay", 2.0)),
-                path_prefix=payload.get("path_prefix"),
-            )
-        except (TypeError, ValueError) as exc:
-            raise SandboxError(400, str(exc), "VALIDATION_ERROR") from None
-        return json_response({"faults": [f.as_dict() for f in self.pending_faults]}, 201)
-
-    def _admin_clear_faults(self, request: Request) -> Response:
-        self.clear_faults()
-        return json_response({"faults": []})
-
-    def _admin_requests(self, request: Request) -> Response:
-        with self._lock:
-            seen = [list(r) for r in self.requests_seen]
-        return json_response({"requests": seen})
-
-    def _admin_clear_requests(self, request: Request) -> Response:
-        self.clear_requests()
-        return json_response({"requests": []})
-
-
-class SandboxAdminError(RuntimeError):
-    """An admin endpoint of a remote sandbox refused a request."""
-
-
-class SandboxClient:
-    """Drives a sandbox in another process through its ``/_sandbox/`` admin endpoints."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        session: requests.Session | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, payload: Any = None) -> Any:
-        response = self.session.request(
-            method,
-            f"{self.base_url}{path}",
-            json=payload,
-            timeout=self.timeout,
-        )
-        if response.status_code >= 400:
-            raise SandboxAdminError(
-                f"{method} {path} answered {response.status_code}: {response.text[:300]}"
-            )
-        return response.json() if response.content else None
-
-    def health(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/_sandbox/health"))
-
-    def wait_ready(self, timeout: float = 10.0) -> None:
-        """Block until the sandbox answers its health check (e.g. right after spawning it)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.health()
-                return
-            except (requests.ConnectionError, SandboxAdminError):
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.05)
-
-    def inject_fault(
-        self,
-        kind: str,
-        *,
-        count: int = 1,
-        retry_after: int = 1,
-        delay: float = 2.0,
-        path_prefix: str | None = None,
-    ) -> None:
-        self._call(
-            "POST",
-            "/_sandbox/faults",
-            {
-                "kind": kind,
-                "count": count,
-                "retry_after": retry_after,
-                "delay": delay,
-                "path_prefix": path_prefix,
-            },
-        )
-
-    def faults(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/_sandbox/faults")["faults"])
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/_sandbox/faults")
-
-    def requests_seen(self) -> list[tuple[str, str, int]]:
-        rows = self._call("GET", "/_sandbox/requests")["requests"]
-        return [(str(m), str(p), int(s)) for m, p, s in rows]
-
-    def clear_requests(self) -> None:
-        self._call("DELETE", "/_sandbox/requests")
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @admin_operation
+    def reset_rate_limits(self) -> None:
+        """Forget every account's rate-limit counters."""
+        with self._rate:
+            for account in self.accounts.values():
+                for value in getattr(account, "__dict__", {}).values():
+                    if isinstance(value, RollingWindow | DailyQuota | FixedWindow):
+                        value.clear()
 
 
 def iter_query_list(request: Request, name: str) -> Iterator[str]:
@@ -591,24 +584,3 @@ def iter_query_list(request: Request, name: str) -> Iterator[str]:
             part = part.strip()
             if part:
                 yield part
-
-
-@dataclass
-class SandboxDemo:
-    """A started sandbox as ``syncs demo`` and ``make dev`` use it: its customers, and a
-    ``change`` that alters one customer's data between rounds (with ``deep``, also in ways
-    only a full refresh can notice). Each integration's ``demo.py`` subclasses it."""
-
-    sandbox: SandboxServer
-    accounts: list[DemoAccount] = field(default_factory=list)
-    step: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return self.sandbox.base_url
-
-    def stop(self) -> None:
-        self.sandbox.stop()
-
-    def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
-        raise NotImplementedError

@@ -173,3 +173,45 @@ def test_transient_failures_are_retried(home, hubspot, instance):
         ("failed", "TransientError"),
         ("success", None),
     ]
+
+
+def test_held_deletions_are_metadata_and_the_run_config_confirms_them(home, hubspot, instance):
+    add_hubspot(home, hubspot)
+    add_partitions(instance, home)
+    assert run_sync(instance, "acme").success
+    for record_id in hubspot.ids(ACME, "contacts")[:150]:
+        hubspot.erase(ACME, "contacts", record_id)
+
+    held = materializations(run_sync(instance, "acme", tags={"syncs/mode": "full"}))[CONTACTS]
+    assert (held["deleted"].value, held["deletions_held"].value) == (0, 150)
+    assert held["suspicious"].value is True and "150 of 250" in held["note"].value
+
+    unconfirmed = run_sync(instance, "acme", config={"confirm_deletions": True})
+    assert not unconfirmed.success
+    assert _step_events(instance, unconfirmed.run_id) == [DagsterEventType.STEP_START]
+
+    confirmed = run_sync(instance, "acme", config={"full_refresh": True, "confirm_deletions": True})
+    contacts = materializations(confirmed)[CONTACTS]
+    assert (contacts["deleted"].value, contacts["deletions_held"].value) == (150, 0)
+
+
+def test_a_run_refused_because_the_connection_is_syncing_is_retried(home, hubspot, instance):
+    from pipelines.engine.run_lock import RunLock
+
+    add_hubspot(home, hubspot)
+    add_partitions(instance, home)
+    spec = INTEGRATIONS["hubspot"]
+    assets = sync_assets(spec, spec.syncs["crm"], retry_policy=RetryPolicy(max_retries=1))
+    with RunLock(home, "hubspot", "acme", "crm"):
+        result = materialize(
+            [assets], partition_key="acme", instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    assert DagsterEventType.STEP_UP_FOR_RETRY in _step_events(instance, result.run_id)
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+    assert failure.user_failure_data.metadata["error_type"].value == "RunInProgressError"
+    assert failure.user_failure_data.metadata["retryable"].value is True
+    assert query(home, "select status, error_type from syncs.sync_runs") == [
+        ("failed", "RunInProgressError"),
+        ("failed", "RunInProgressError"),
+    ]

@@ -94,8 +94,8 @@ def test_initial_sync_pages_calls_and_their_transcripts(home, gong, runner):
     newest = newest.astimezone(UTC)
     cursors = query(home, "select model, cursor from syncs.sync_state where connection_id = 'acme'")
     assert {m: json.loads(c) for m, c in cursors} == {
-        "calls": {"started": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "call_transcripts": {"started": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "calls": {"since": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "call_transcripts": {"since": newest.strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
 
 
@@ -403,3 +403,20 @@ def test_bad_config_is_refused_with_a_clear_message(home, gong):
         add_gong(home, gong, lookback_minutes="-5")
     with pytest.raises(ConfigError, match="missing credential 'access_key_secret'"):
         Connections(home).add("gong", "nokey", credentials={"access_key": ACME})
+
+
+def test_a_gong_listing_that_ends_before_its_total_fails_the_run(home, gong, runner):
+    add_gong(home, gong)
+    runner.run("acme")
+    events_before = query(home, "select count(*) from syncs.change_events")
+    gong.inject_page_fault("no_cursor")
+    with pytest.raises(SyncFailed) as failure:
+        runner.run("acme", mode="full")
+    error = failure.value.result.error
+    assert failure.value.result.error_type == "ApiError"
+    assert "/v2/calls" in error and "after 100 of the 250 records" in error
+    assert "records.totalRecords" in error
+    assert query(home, "select count(*) from syncs.change_events") == events_before
+    assert query(home, "select count(*) from gong.calls where _syncs_deleted_at is null") == [
+        (len(gong.call_ids(ACME)),)
+    ]

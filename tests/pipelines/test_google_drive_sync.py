@@ -157,7 +157,7 @@ def test_incremental_reads_exactly_the_changes(home, drive, runner):
     paths = {p for _, p, _ in drive.requests_seen}
     assert paths == {"/drive/v3/changes"}, "incremental runs read only the changes feed"
     cursor = query(home, "select cursor from syncs.sync_state where connection_id = 'acme'")
-    assert json.loads(cursor[0][0])["page_token"] == start_token(drive, ACME)
+    assert json.loads(cursor[0][0])["token"] == start_token(drive, ACME)
 
 
 def start_token(drive: GoogleDriveSandbox, email: str) -> str:
@@ -296,10 +296,13 @@ def test_scope_change_asks_for_a_full_refresh(home, drive, runner):
     with pytest.raises(SyncFailed) as failure:
         runner.run("acme")
     assert failure.value.result.error_type == "ConfigError"
-    assert "--full-refresh" in str(failure.value)
-    (full,) = runner.run("acme", mode="full")
+    assert "--full-refresh --confirm-deletions" in str(failure.value)
+    left = ACME_FILES - len(drive.ids(ACME, under=folder))
+    (held,) = runner.run("acme", mode="full")
+    assert held.total("deleted") == 0 and held.total("deletions_held") == left
+    (full,) = runner.run("acme", mode="full", confirm_deletions=True)
     assert live_ids(home) == set(drive.ids(ACME, under=folder))
-    assert full.total("deleted") == ACME_FILES - len(drive.ids(ACME, under=folder))
+    assert full.total("deleted") == left
 
 
 def test_unknown_folder_is_a_clear_error(home, drive, runner):

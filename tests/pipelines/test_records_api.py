@@ -124,6 +124,11 @@ def test_repeated_parameter_and_bad_trigger_bodies_are_400(home, api):
         ({"connection_id": "acme", "sync": "tickets"}, "sync"),
         ({"mode": "full"}, "connection_id"),
         ({"connection_id": "acme", "when": "now"}, "when"),
+        (
+            {"connection_id": "acme", "confirm_deletions": "yes", "mode": "full"},
+            "confirm_deletions",
+        ),
+        ({"connection_id": "acme", "confirm_deletions": True}, "confirm_deletions"),
     ):
         response = api.post("/syncs/trigger", body)
         assert response.status_code == 400, body
@@ -159,8 +164,11 @@ def test_records_carry_metadata_and_filter(home, hubspot, runner, synced, api):
         "deleted_at",
         "cursor",
         "run_id",
+        "rejected_reason",
+        "rejected_at",
     }
     assert first["_metadata"]["last_action"] == "ADDED" and first["_metadata"]["deleted_at"] is None
+    assert first["_metadata"]["rejected_reason"] is None
     assert "connection_id" not in first and first["email"]
     assert page["next_cursor"] == page["records"][-1]["_metadata"]["cursor"] and page["has_more"]
 
@@ -402,3 +410,47 @@ def test_nested_values_come_back_as_json(home, runner, api):
     )[0][0]
     transcript = page["records"][0]["transcript"]
     assert isinstance(transcript, list | dict) and transcript == json.loads(stored)
+
+
+def wait_for(api: Api, trigger: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while trigger["status"] == "running":
+        assert time.monotonic() < deadline, "the triggered sync never finished"
+        time.sleep(0.1)
+        trigger = api.get(f"/syncs/triggers/{trigger['trigger_id']}").json()
+    return trigger
+
+
+def test_held_deletions_show_and_a_trigger_confirms_them(home, hubspot, synced, api):
+    for record_id in hubspot.ids(ACME, "contacts")[:150]:
+        hubspot.erase(ACME, "contacts", record_id)
+    held = wait_for(
+        api, api.post("/syncs/trigger", {"connection_id": "acme", "mode": "full"}).json()
+    )
+    (run,) = held["runs"]
+    assert run["counts"]["deleted"] == 0 and run["deletions_held"] == 150
+    last = api.get("/connections/acme/syncs").json()["syncs"][0]["last_run"]
+    assert last["suspicious"] is True and last["deletions_held"] == 150
+    assert "150 of 250" in last["note"]
+    assert last["models"]["contacts"]["deletions_held"] == 150
+    assert last["models"]["companies"]["deletions_held"] == 0
+
+    body = {"connection_id": "acme", "mode": "full", "confirm_deletions": True}
+    accepted = api.post("/syncs/trigger", body)
+    assert accepted.status_code == 202 and accepted.json()["confirm_deletions"] is True
+    (run,) = wait_for(api, accepted.json())["runs"]
+    assert run["counts"]["deleted"] == 150 and run["deletions_held"] == 0
+    last = api.get("/connections/acme/syncs").json()["syncs"][0]["last_run"]
+    assert last["suspicious"] is False and last["deletions_held"] == 0
+
+
+def test_a_trigger_for_a_connection_syncing_elsewhere_is_409(home, hubspot, synced, api):
+    from pipelines.engine.run_lock import RunLock
+
+    with RunLock(home, "hubspot", "acme", "crm"):
+        busy = api.post("/syncs/trigger", {"connection_id": "acme"})
+    assert busy.status_code == 409, busy.text
+    assert "'acme' is already running sync 'crm'" in busy.json()["message"]
+    accepted = api.post("/syncs/trigger", {"connection_id": "acme"})
+    assert accepted.status_code == 202
+    assert wait_for(api, accepted.json())["status"] == "success"

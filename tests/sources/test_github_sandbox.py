@@ -12,8 +12,8 @@ import requests
 
 from sources.github.api import SECONDARY_LIMIT_PAUSE, pace
 from sources.github.sandbox.demo import start_demo_sandbox
-from sources.github.sandbox.server import GitHubSandbox, GitHubSandboxClient
-from sources.sandbox.server import SandboxAdminError
+from sources.github.sandbox.server import GitHubSandbox
+from sources.sandbox.client import SandboxAdminError, SandboxClient
 
 TOKEN = "ghp_test_token_0123456789"
 OTHER = "github_pat_other_token_9876543210"
@@ -429,7 +429,7 @@ def test_same_seed_same_data_and_accounts_differ() -> None:
 
 
 def test_admin_endpoints_via_client(sandbox: GitHubSandbox) -> None:
-    with GitHubSandboxClient(sandbox.base_url) as client:
+    with SandboxClient(sandbox.base_url) as client:
         assert client.health()["sandbox"] == "github"
         client.add_account("remote", login="remote-bot", seed=3)
         with pytest.raises(SandboxAdminError):
@@ -491,7 +491,7 @@ def test_no_handler_errors(sandbox: GitHubSandbox) -> None:
     s.get(f"{sandbox.base_url}/repos/{REPO}/issues", params={"per_page": "x"}, timeout=5)
     s.get(f"{sandbox.base_url}/repos/{REPO}/issues/0", timeout=5)
     s.get(f"{sandbox.base_url}/repositories/1/issues", timeout=5)
-    s.post(f"{sandbox.base_url}/_sandbox/github/accounts", data=b"{nope", timeout=5)
+    s.post(f"{sandbox.base_url}/_sandbox/operations/add_account", data=b"{nope", timeout=5)
     assert [status for _, _, status in sandbox.requests_seen] == [200, 404, 404]
     assert sandbox.handler_errors == []
 

@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from sources.gong.sandbox.server import (
-    CALL_FIELDS,
-    NO_CALLS_MESSAGE,
-    GongSandbox,
-    GongSandboxClient,
-)
-from sources.sandbox.server import SandboxAdminError
+from sources.gong.sandbox.server import CALL_FIELDS, NO_CALLS_MESSAGE, GongSandbox
+from sources.sandbox.client import SandboxAdminError, SandboxClient
 
 KEY, SECRET = "ACCESSKEY7H2Q", "secret-7h2q"
 OTHER, OTHER_SECRET = "ACCESSKEY9X4Z", "secret-9x4z"
@@ -312,7 +307,7 @@ def test_python_api_mutations(sandbox: GongSandbox) -> None:
 
 
 def test_admin_endpoints_via_client(sandbox: GongSandbox) -> None:
-    client = GongSandboxClient(sandbox.base_url)
+    client = SandboxClient(sandbox.base_url)
     assert client.health()["status"] == "ok"
     client.add_account("REMOTE", "remote-secret", seed=5, calls=12, utc_offset_minutes=-420)
     with pytest.raises(SandboxAdminError):

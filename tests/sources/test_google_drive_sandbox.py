@@ -17,9 +17,8 @@ from sources.google_drive.sandbox.server import (
     DOCUMENT,
     FOLDER,
     GoogleDriveSandbox,
-    GoogleDriveSandboxClient,
 )
-from sources.sandbox.server import SandboxAdminError
+from sources.sandbox.client import SandboxAdminError, SandboxClient
 
 ANA = "ana@acme.example.com"
 BEN = "ben@beta.example.com"
@@ -525,7 +524,7 @@ def test_python_api_mutations(sandbox: GoogleDriveSandbox) -> None:
 
 
 def test_admin_endpoints_via_client(sandbox: GoogleDriveSandbox) -> None:
-    client = GoogleDriveSandboxClient(sandbox.base_url)
+    client = SandboxClient(sandbox.base_url)
     assert client.health()["sandbox"] == "google_drive"
     client.add_account("cy@gamma.example.com", refresh_token="1//cy", seed=5, files=12, folders=2)
     with pytest.raises(SandboxAdminError):

@@ -11,12 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from sources.hubspot.sandbox.server import (
-    PROPERTIES,
-    HubSpotSandbox,
-    HubSpotSandboxClient,
-)
-from sources.sandbox.server import SandboxAdminError
+from sources.hubspot.sandbox.server import PROPERTIES, HubSpotSandbox
+from sources.sandbox.client import SandboxAdminError, SandboxClient
 
 TOKEN = "pat-na1-test-token"
 OTHER = "pat-na1-other-token"
@@ -525,7 +521,7 @@ def test_python_api_mutations(sandbox: HubSpotSandbox) -> None:
 
 
 def test_admin_endpoints_via_client(sandbox: HubSpotSandbox) -> None:
-    client = HubSpotSandboxClient(sandbox.base_url)
+    client = SandboxClient(sandbox.base_url)
     assert client.health()["status"] == "ok"
     client.add_account("remote-token", seed=5, contacts=12, companies=2, deals=3)
     with pytest.raises(SandboxAdminError):

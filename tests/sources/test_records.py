@@ -71,7 +71,7 @@ def test_anything_unsure_goes_to_pydantic():
         is None
     )
     assert table.columnar([{"id": "a", "seen_at": "2024-01-02"}], "r", 0) is None
-    assert table.columnar([{"id": 7, "seen_at": "2024-01-02T03:04:05Z"}], "r", 0) is None
+    assert table.columnar([{"id": 1.5, "seen_at": "2024-01-02T03:04:05Z"}], "r", 0) is None
     assert table.columnar([{"id": "a"}], "r", 0) is None
     late = [
         {"id": "a", "seen_at": "2024-01-02T03:04:05Z"},
@@ -175,19 +175,28 @@ def test_raw_pages_decode_to_the_same_table_and_fall_back_when_arrow_cannot():
     assert decode_pages(clashing) is None
 
 
-def test_hubspot_latest_modified_parses_only_the_latest_unless_formats_differ():
-    from sources.hubspot.api import HubSpotApi, to_millis
+def test_whole_numbers_in_text_fields_are_read_as_their_digits_both_ways():
+    table = ModelTable(ModelSpec("plain", Plain))
+    numeric = [{"id": 7, "seen_at": "2024-01-02T03:04:05Z"}, {"id": 12, "seen_at": None}]
+    columnar = table.columnar(numeric[:1], "r", 0)
+    assert columnar is not None and columnar.column("id").to_pylist() == ["7"]
+    valid, invalid = table.validate(numeric)
+    assert [row["id"] for row in valid] == ["7"]
+    ((raw, error),) = invalid
+    assert raw == {"id": 12, "seen_at": None} and "seen_at" in str(error)
+    # A fraction or a boolean has no one reading as text: still rejected.
+    valid, invalid = table.validate(
+        [{"id": 1.5, "seen_at": "2024-01-02T03:04:05Z"}, {"id": True, "seen_at": "2024-01-02"}]
+    )
+    assert valid == [] and len(invalid) == 2
 
-    records = [
-        {"properties": {"lastmodifieddate": "2024-01-21T04:25:38.644Z"}},
-        {"properties": {"lastmodifieddate": None}, "updatedAt": "2024-02-21T04:25:38.644Z"},
-    ]
-    assert HubSpotApi.latest_modified(records, "lastmodifieddate") == to_millis(
-        "2024-02-21T04:25:38.644Z"
-    )
-    # as strings "…38Z" sorts after "…38.644Z", though it is the earlier time
-    mixed = [*records, {"properties": {"lastmodifieddate": "2024-02-21T04:25:38Z"}}]
-    assert HubSpotApi.latest_modified(mixed, "lastmodifieddate") == to_millis(
-        "2024-02-21T04:25:38.644Z"
-    )
-    assert HubSpotApi.latest_modified([], "lastmodifieddate") is None
+
+def test_a_page_of_ids_sent_as_numbers_loads_whole():
+    thing = ModelSpec("thing", Thing)
+    batcher = RecordBatcher("things", {"thing": thing}, "run")
+    page = [{"id": i, "seen_at": "2024-01-02T03:04:05Z", "tags": ["x"]} for i in range(50)]
+    page.append({"id": "51", "seen_at": "2024-01-02T03:04:05Z"})
+    list(batcher.add(Page("thing", page)))
+    ((name, loaded),) = list(batcher.flush())
+    assert name == "thing" and batcher.rejected_counts == {}
+    assert loaded.column("id").to_pylist() == [str(i) for i in range(50)] + ["51"]

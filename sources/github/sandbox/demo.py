@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sources.github.sandbox.server import GitHubSandbox
-from sources.sandbox.server import SandboxDemo
+from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
 # customer, seed, {repository: share of ``records`` as issues}; each also has an archive
@@ -28,7 +28,7 @@ class GitHubDemo(SandboxDemo):
         does not sync: GitHub has no deletion feed, so only a full refresh notices.
         """
         token = account.credentials["access_token"]
-        box = self.sandbox
+        box = self.client
         repos = str(account.config["repositories"]).split(",")
         main = repos[0]
         self.step += 1
@@ -73,13 +73,14 @@ class GitHubDemo(SandboxDemo):
 def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> GitHubDemo:
     sandbox = GitHubSandbox(port=port).start()
     demo = GitHubDemo(sandbox)
+    box = demo.client
     for name, seed, repos in CUSTOMERS:
         token = f"demo-github-{name}"
-        sandbox.add_account(token, login=f"{name}-bot", seed=seed)
+        box.add_account(token, login=f"{name}-bot", seed=seed)
         for repo, share in repos.items():
             issues = max(int(records * share), 10)
-            sandbox.add_repo(token, repo, issues=issues, pulls=max(issues // 3, 3))
-        sandbox.add_repo(token, f"{name}/archive", issues=5)
+            box.add_repo(token, repo, issues=issues, pulls=max(issues // 3, 3))
+        box.add_repo(token, f"{name}/archive", issues=5)
         demo.accounts.append(
             DemoAccount(
                 connection_id=f"{name}-github",

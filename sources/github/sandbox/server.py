@@ -22,23 +22,18 @@ against it unchanged (only ``base_url`` differs):
 from __future__ import annotations
 
 import math
-import threading
-import time
-import uuid
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import urlencode
 
 from sources.github.sandbox.state import (
     Account,
     IssueState,
     PullState,
     Repo,
-    iso,
     new_account,
     new_repo,
     now_s,
@@ -51,10 +46,12 @@ from sources.github.sandbox.state import (
     sha,
     to_s,
 )
+from sources.sandbox.auth import bearer_token
+from sources.sandbox.limits import FixedWindow
+from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
     Request,
     Response,
-    SandboxClient,
     SandboxError,
     SandboxServer,
     json_response,
@@ -83,23 +80,12 @@ MAX_PER_PAGE = 100
 OWNER = r"(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)"
 NAME = r"(?P<repo>[A-Za-z0-9._-]+)"
 
-ApiHandler = Callable[[Request, Account | None], Response]
-
 
 @dataclass
 class _SecondaryLimit:
     remaining: int
     retry_after: int | None
     status: int
-
-
-def _at(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    seconds = parse_iso(str(value))
-    if seconds is None:
-        raise SandboxError(400, f"at must be an ISO 8601 timestamp, got {value!r}", DOCS)
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class _ValidationFailed(SandboxError):
@@ -110,7 +96,7 @@ class _ValidationFailed(SandboxError):
         self.errors = [{"resource": resource, "field": field, "code": "invalid"}]
 
 
-class GitHubSandbox(SandboxServer):
+class GitHubSandbox(SandboxServer[Account]):
     """GitHub's REST API for issues and pull requests on 127.0.0.1, one account per token.
 
     ``rate_limit`` (None disables) is the primary limit per token and ``rate_window`` its
@@ -119,8 +105,7 @@ class GitHubSandbox(SandboxServer):
     """
 
     name = "github"
-    not_found_category = DOCS
-    bad_request_category = DOCS
+    account_kind = "account token"
     rate_limit_message = SECONDARY_MESSAGE.format(id="0000:0000:0000000:0000000:00000000")
     rate_limit_category = DOCS_SECONDARY
     server_error_message = "Server Error"
@@ -139,42 +124,19 @@ class GitHubSandbox(SandboxServer):
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.limit_status = limit_status
-        self._data = threading.RLock()
-        self._rate = threading.Lock()
-        self._accounts: dict[str, Account] = {}
         self._repo_ids: dict[int, tuple[str, str]] = {}
         self._secondary: list[_SecondaryLimit] = []
         self._listings: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
         repo = rf"/repos/{OWNER}/{NAME}"
         by_id = r"/repositories/(?P<repo_id>\d+)"
-        self.route("GET", r"/user", self._api(self._user))
-        self.route("GET", r"/rate_limit", self._api(self._rate_limit, counted=False))
+        self.api("GET", r"/user", self._user)
+        self.api("GET", r"/rate_limit", self._rate_limit, limit="free")
         for prefix in (repo, by_id):
-            self.route("GET", prefix, self._api(self._repository))
-            self.route("GET", prefix + r"/issues", self._api(self._list_issues))
-            self.route("GET", prefix + r"/pulls", self._api(self._list_pulls))
-        self.route("GET", repo + r"/issues/(?P<number>\d+)", self._api(self._get_issue))
-        self.route("GET", repo + r"/pulls/(?P<number>\d+)", self._api(self._get_pull))
-        admin = r"/_sandbox/github"
-        target = admin + r"/(?P<token>[^/]+)"
-        repo_target = target + rf"/repos/{OWNER}/{NAME}"
-        self.route("POST", admin + r"/accounts", self._admin_add_account)
-        self.route("POST", admin + r"/secondary_limits", self._admin_secondary_limit)
-        self.route("POST", target + r"/exhaust_rate_limit", self._admin_exhaust)
-        self.route("POST", target + r"/repos", self._admin_add_repo)
-        self.route("DELETE", repo_target, self._admin_remove_repo)
-        self.route("GET", repo_target + r"/numbers", self._admin_numbers)
-        self.route("POST", repo_target + r"/issues", self._admin_create_issue)
-        self.route("POST", repo_target + r"/pulls", self._admin_create_pull)
-        item = r"/(?P<number>\d+)"
-        self.route("GET", repo_target + r"/issues" + item, self._admin_get_issue)
-        self.route("PATCH", repo_target + r"/issues" + item, self._admin_update_issue)
-        self.route("DELETE", repo_target + r"/issues" + item, self._admin_delete_issue)
-        self.route("POST", repo_target + r"/issues" + item + "/comments", self._admin_comment)
-        self.route("POST", repo_target + r"/issues" + item + "/transfer", self._admin_transfer)
-        self.route("GET", repo_target + r"/pulls" + item, self._admin_get_pull)
-        self.route("PATCH", repo_target + r"/pulls" + item, self._admin_update_pull)
-        self.route("POST", repo_target + r"/pulls" + item + "/merge", self._admin_merge)
+            self.api("GET", prefix, self._repository)
+            self.api("GET", prefix + r"/issues", self._list_issues)
+            self.api("GET", prefix + r"/pulls", self._list_pulls)
+        self.api("GET", repo + r"/issues/(?P<number>\d+)", self._get_issue)
+        self.api("GET", repo + r"/pulls/(?P<number>\d+)", self._get_pull)
 
     # errors
 
@@ -202,17 +164,16 @@ class GitHubSandbox(SandboxServer):
             return {}
         return self._rate_headers(account)
 
-    # accounts and repositories (Python API)
+    # accounts and repositories (admin operations)
 
+    @admin_operation
     def add_account(self, token: str, *, login: str = "octocat", seed: int = 0) -> None:
         """Create the account of ``token``, whose user is ``login``."""
-        if not token:
-            raise ValueError("token must be a non-empty string")
-        with self._data:
-            if token in self._accounts:
-                raise ValueError(f"account {token!r} already exists")
-            self._accounts[token] = new_account(token, login, seed)
+        account = new_account(token, login, seed)
+        account.rate = FixedWindow(self.rate_window)
+        self.accounts.add(token, account)
 
+    @admin_operation
     def add_repo(
         self, token: str, full_name: str, *, issues: int = 0, pulls: int = 0
     ) -> dict[str, Any]:
@@ -222,7 +183,7 @@ class GitHubSandbox(SandboxServer):
         if issues < 0 or pulls < 0:
             raise ValueError("issues and pulls must not be negative")
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             key = full_name.lower()
             if key in account.repos:
                 raise ValueError(f"repository {full_name!r} already exists")
@@ -235,32 +196,36 @@ class GitHubSandbox(SandboxServer):
             self._repo_ids[repo_id] = (token, key)
             return render_repo(repo, self.base_url_or_default, full=True)
 
+    @admin_operation
     def remove_repo(self, token: str, full_name: str) -> None:
         """Delete a repository (or revoke the token's access): it answers 404 from now on."""
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, full_name)
             del account.repos[repo.full_name.lower()]
             self._repo_ids.pop(repo.id, None)
 
+    @admin_operation
     def repos(self, token: str) -> list[str]:
         with self._data:
-            return sorted(r.full_name for r in self._account(token).repos.values())
+            return sorted(r.full_name for r in self.accounts[token].repos.values())
 
-    # issues and pull requests (Python API)
+    # issues and pull requests (admin operations)
 
+    @admin_operation
     def numbers(self, token: str, repo_name: str, kind: str = "issues") -> list[int]:
         """Numbers of the repository's ``issues`` (not PRs), ``pulls`` or ``all``, ascending."""
         if kind not in ("issues", "pulls", "all"):
             raise ValueError(f"kind must be issues, pulls or all, not {kind!r}")
         with self._data:
-            repo = self._repo(self._account(token), repo_name)
+            repo = self._repo(self.accounts[token], repo_name)
             return sorted(
                 n
                 for n, item in repo.issues.items()
                 if kind == "all" or (item.pull is not None) == (kind == "pulls")
             )
 
+    @admin_operation
     def create_issue(
         self,
         token: str,
@@ -276,7 +241,7 @@ class GitHubSandbox(SandboxServer):
         """Open an issue (created and updated at ``at`` or now); returns it as the API would."""
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = IssueState(
                 id=account.issue_id(),
@@ -294,6 +259,7 @@ class GitHubSandbox(SandboxServer):
             repo.version += 1
             return render_issue(repo, account, item, self.base_url_or_default)
 
+    @admin_operation
     def create_pull(
         self,
         token: str,
@@ -310,7 +276,7 @@ class GitHubSandbox(SandboxServer):
         """Open a pull request from branch ``head``; returns it as ``/pulls/{number}`` would."""
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             number = repo.take_number()
             ref = head or f"topic-{number}"
@@ -337,6 +303,7 @@ class GitHubSandbox(SandboxServer):
             repo.version += 1
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def update_issue(
         self, token: str, repo_name: str, number: int, *, at: datetime | None = None, **changes: Any
     ) -> dict[str, Any]:
@@ -358,12 +325,13 @@ class GitHubSandbox(SandboxServer):
             raise ValueError(f"cannot change {sorted(unknown)}; can change {sorted(allowed)}")
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number)
             self._edit(repo, account, item, changes, when)
             return render_issue(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def update_pull(
         self, token: str, repo_name: str, number: int, *, at: datetime | None = None, **changes: Any
     ) -> dict[str, Any]:
@@ -372,7 +340,7 @@ class GitHubSandbox(SandboxServer):
         pull_fields = {"draft", "base", "requested_reviewers", "push"}
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number, pull=True)
             pull = item.pull
@@ -394,6 +362,7 @@ class GitHubSandbox(SandboxServer):
             self._edit(repo, account, item, issue_changes, when)
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def merge_pull(
         self,
         token: str,
@@ -406,7 +375,7 @@ class GitHubSandbox(SandboxServer):
         """Merge an open pull request: closed, ``merged_at`` set, ``merge_commit_sha`` final."""
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number, pull=True)
             assert item.pull is not None
@@ -419,13 +388,14 @@ class GitHubSandbox(SandboxServer):
             repo.version += 1
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def comment(
         self, token: str, repo_name: str, number: int, *, at: datetime | None = None
     ) -> dict[str, Any]:
         """Add a comment: ``comments`` grows and ``updated_at`` moves, as on GitHub."""
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number)
             item.comments += 1
@@ -433,10 +403,11 @@ class GitHubSandbox(SandboxServer):
             repo.version += 1
             return render_issue(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def delete_issue(self, token: str, repo_name: str, number: int) -> None:
         """Delete an issue for good, as an admin can: listings forget it, reading it is 410."""
         with self._data:
-            repo = self._repo(self._account(token), repo_name)
+            repo = self._repo(self.accounts[token], repo_name)
             item = self._item(repo, number)
             if item.pull is not None:
                 raise ValueError(f"#{number} is a pull request; GitHub cannot delete those")
@@ -444,6 +415,7 @@ class GitHubSandbox(SandboxServer):
             repo.deleted.add(number)
             repo.version += 1
 
+    @admin_operation
     def transfer_issue(
         self,
         token: str,
@@ -460,7 +432,7 @@ class GitHubSandbox(SandboxServer):
         """
         when = to_s(at)
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             source = self._repo(account, repo_name)
             target = self._repo(account, to_repo)
             if source is target:
@@ -480,24 +452,133 @@ class GitHubSandbox(SandboxServer):
             target.version += 1
             return render_issue(target, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def issue(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
         """An issue or pull request as ``/issues/{number}`` renders it; KeyError if unknown."""
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number)
             return render_issue(repo, account, item, self.base_url_or_default, single=True)
 
+    @admin_operation
     def pull(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
         """A pull request as ``/pulls/{number}`` renders it; KeyError if unknown."""
         with self._data:
-            account = self._account(token)
+            account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number, pull=True)
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
-    # rate limits (Python API)
+    # the verbs every sandbox has, as ``syncs sandbox github --url URL VERB TOKEN owner/repo``
 
+    @admin_operation
+    def create(
+        self,
+        token: str,
+        repo_name: str,
+        *,
+        title: str = "Opened from the command line",
+        body: str | None = None,
+        user: str | None = None,
+        labels: list[str] | None = None,
+        assignees: list[str] | None = None,
+        head: str | None = None,
+        base: str = "main",
+        draft: bool = False,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Open a pull request from branch ``head`` when it is given, an issue otherwise."""
+        if head is not None:
+            if labels or assignees:
+                raise ValueError("a pull request gets labels and assignees with update")
+            return self.create_pull(
+                token,
+                repo_name,
+                title=title,
+                body=body,
+                user=user,
+                head=head,
+                base=base,
+                draft=draft,
+                at=at,
+            )
+        if draft or base != "main":
+            raise ValueError("base and draft are a pull request's; give its head branch too")
+        return self.create_issue(
+            token,
+            repo_name,
+            title=title,
+            body=body,
+            user=user,
+            labels=labels or (),
+            assignees=assignees or (),
+            at=at,
+        )
+
+    @admin_operation
+    def update(
+        self,
+        token: str,
+        repo_name: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+        labels: list[str] | None = None,
+        assignees: list[str] | None = None,
+        milestone: str | None = None,
+        locked: bool | None = None,
+        draft: bool | None = None,
+        base: str | None = None,
+        requested_reviewers: list[str] | None = None,
+        push: bool = False,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Change the fields given of an issue or pull request (``milestone`` ``none``
+        removes it); ``draft``, ``base``, ``requested_reviewers`` and ``push`` (a new head
+        commit) are a pull request's."""
+        given = {
+            "title": title,
+            "body": body,
+            "state": state,
+            "state_reason": state_reason,
+            "labels": labels,
+            "assignees": assignees,
+            "locked": locked,
+            "draft": draft,
+            "base": base,
+            "requested_reviewers": requested_reviewers,
+        }
+        changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if milestone is not None:
+            changes["milestone"] = None if milestone.lower() in ("", "none") else milestone
+        if push:
+            changes["push"] = True
+        if {"draft", "base", "requested_reviewers", "push"} & set(changes):
+            return self.update_pull(token, repo_name, number, at=at, **changes)
+        return self.update_issue(token, repo_name, number, at=at, **changes)
+
+    @admin_operation
+    def archive(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
+        """Close an issue or pull request."""
+        return self.update_issue(token, repo_name, number, state="closed")
+
+    @admin_operation
+    def restore(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
+        """Reopen an issue or pull request."""
+        return self.update_issue(token, repo_name, number, state="open")
+
+    @admin_operation
+    def erase(self, token: str, repo_name: str, number: int) -> None:
+        """Delete an issue for good."""
+        self.delete_issue(token, repo_name, number)
+
+    # rate limits (admin operations)
+
+    @admin_operation
     def inject_secondary_limit(
         self, *, count: int = 1, retry_after: int | None = 60, status: int = 403
     ) -> None:
@@ -515,20 +596,19 @@ class GitHubSandbox(SandboxServer):
         with self._rate:
             self._secondary.append(_SecondaryLimit(count, retry_after, status))
 
+    @admin_operation
     def exhaust_rate_limit(self, token: str) -> None:
         """Use up the token's primary budget, as other clients of the same token would."""
         if self.rate_limit is None:
             raise ValueError("this sandbox has no primary rate limit")
-        with self._data:
-            account = self._account(token)
+        account = self.accounts[token]
         with self._rate:
-            self._window(account)
-            account.used = self.rate_limit
+            account.rate.roll()
+            account.rate.used = self.rate_limit
 
     def reset_rate_limits(self) -> None:
+        super().reset_rate_limits()
         with self._rate:
-            for account in self._accounts.values():
-                account.window_start, account.used = None, 0
             self._secondary.clear()
 
     # lookups
@@ -536,12 +616,6 @@ class GitHubSandbox(SandboxServer):
     @property
     def base_url_or_default(self) -> str:
         return self.base_url if self._httpd is not None else "https://api.github.com"
-
-    def _account(self, token: str) -> Account:
-        account = self._accounts.get(token)
-        if account is None:
-            raise KeyError(f"unknown account token {token!r}")
-        return account
 
     @staticmethod
     def _repo(account: Account, full_name: str) -> Repo:
@@ -601,41 +675,25 @@ class GitHubSandbox(SandboxServer):
         item.updated = max(item.updated, when)
         repo.version += 1
 
-    # API plumbing: headers, authentication, rate limits
+    # provider hooks: headers, authentication, rate limits
 
-    def _api(self, handler: ApiHandler, *, counted: bool = True) -> Callable[[Request], Response]:
-        def wrapped(request: Request) -> Response:
-            if not request.header("User-Agent"):
-                raise SandboxError(403, USER_AGENT_MESSAGE, DOCS)
-            version = request.header("X-GitHub-Api-Version")
-            if version is not None and version not in API_VERSIONS:
-                raise SandboxError(400, f"API version '{version}' is not supported.", DOCS)
-            account = self._authenticate(request)
-            headers = {
-                "X-GitHub-Api-Version-Selected": version or API_VERSIONS[0],
-                "X-GitHub-Request-Id": uuid.uuid4().hex[:24].upper(),
-                "X-GitHub-Media-Type": "github.v3; format=json",
-            }
-            if account is not None:
-                headers.update(self._charge(account, counted))
-                self._secondary_check(headers)
-            try:
-                response = handler(request, account)
-            except SandboxError as exc:
-                exc.headers = {**headers, **exc.headers}
-                raise
-            response.headers = {**headers, **response.headers}
-            return response
-
-        return wrapped
+    def prepare(self, request: Request) -> dict[str, str]:
+        if not request.header("User-Agent"):
+            raise SandboxError(403, USER_AGENT_MESSAGE, DOCS)
+        version = request.header("X-GitHub-Api-Version")
+        if version is not None and version not in API_VERSIONS:
+            raise SandboxError(400, f"API version '{version}' is not supported.", DOCS)
+        return {
+            "X-GitHub-Api-Version-Selected": version or API_VERSIONS[0],
+            "X-GitHub-Request-Id": _request_id(request),
+            "X-GitHub-Media-Type": "github.v3; format=json",
+        }
 
     def _account_of(self, request: Request) -> Account | None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() not in ("bearer", "token"):
-            return None
-        return self._accounts.get(token.strip())
+        return self.accounts.get(bearer_token(request, ("bearer", "token")))
 
-    def _authenticate(self, request: Request) -> Account | None:
+    def authenticate(self, request: Request) -> Account | None:
+        """The token's account; without a token, anonymous (public repositories only)."""
         if not request.header("Authorization"):
             return None
         account = self._account_of(request)
@@ -643,54 +701,51 @@ class GitHubSandbox(SandboxServer):
             raise SandboxError(401, "Bad credentials", DOCS)
         return account
 
-    def _window(self, account: Account) -> None:
-        now = time.time()
-        if account.window_start is None or now >= account.window_start + self.rate_window:
-            account.window_start, account.used = now, 0
-
     def _rate_headers(self, account: Account) -> dict[str, str]:
-        if self.rate_limit is None or account.window_start is None:
+        window = account.rate
+        if self.rate_limit is None or window.start is None:
             return {}
         return {
             "x-ratelimit-limit": str(self.rate_limit),
-            "x-ratelimit-remaining": str(max(self.rate_limit - account.used, 0)),
-            "x-ratelimit-used": str(account.used),
-            "x-ratelimit-reset": str(math.ceil(account.window_start + self.rate_window)),
+            "x-ratelimit-remaining": str(max(self.rate_limit - window.used, 0)),
+            "x-ratelimit-used": str(window.used),
+            "x-ratelimit-reset": str(window.reset_at),
             "x-ratelimit-resource": "core",
         }
 
-    def _charge(self, account: Account, counted: bool) -> dict[str, str]:
-        """Count one request against the token's primary limit; the headers to send."""
-        if self.rate_limit is None:
+    def charge(self, request: Request, account: Account | None, limit: str) -> dict[str, str]:
+        """The token's primary limit (``limit="free"``: shown, not counted), then any
+        secondary limit injected."""
+        if account is None:
             return {}
-        with self._rate:
-            self._window(account)
-            if counted:
-                if account.used >= self.rate_limit:
+        headers: dict[str, str] = {}
+        if self.rate_limit is not None:
+            account.rate.roll()
+            if limit != "free":
+                if account.rate.used >= self.rate_limit:
                     raise SandboxError(
                         self.limit_status,
                         f"API rate limit exceeded for user ID {account.user.id}.",
                         DOCS_PRIMARY,
                         self._rate_headers(account),
                     )
-                account.used += 1
-            return self._rate_headers(account)
-
-    def _secondary_check(self, headers: dict[str, str]) -> None:
-        with self._rate:
-            if not self._secondary:
-                return
-            limit = self._secondary[0]
-            limit.remaining -= 1
-            if limit.remaining <= 0:
+                account.rate.used += 1
+            headers = self._rate_headers(account)
+        if self._secondary:
+            secondary = self._secondary[0]
+            secondary.remaining -= 1
+            if secondary.remaining <= 0:
                 self._secondary.pop(0)
-        extra = {} if limit.retry_after is None else {"retry-after": str(limit.retry_after)}
-        raise SandboxError(
-            limit.status,
-            SECONDARY_MESSAGE.format(id=headers["X-GitHub-Request-Id"]),
-            DOCS_SECONDARY,
-            {**headers, **extra},
-        )
+            extra = (
+                {} if secondary.retry_after is None else {"retry-after": str(secondary.retry_after)}
+            )
+            raise SandboxError(
+                secondary.status,
+                SECONDARY_MESSAGE.format(id=_request_id(request)),
+                DOCS_SECONDARY,
+                {**headers, **extra},
+            )
+        return headers
 
     def _find_repo(self, request: Request, account: Account | None) -> Repo:
         """The repository of the path, if the token can read it; 404 otherwise (as GitHub)."""
@@ -719,7 +774,7 @@ class GitHubSandbox(SandboxServer):
         core: dict[str, Any] = {"limit": 60, "remaining": 60, "reset": now_s() + 3600, "used": 0}
         if account is not None and self.rate_limit is not None:
             with self._rate:
-                self._window(account)
+                account.rate.roll()
                 headers = self._rate_headers(account)
             core = {
                 name: int(headers[f"x-ratelimit-{name}"])
@@ -859,171 +914,9 @@ class GitHubSandbox(SandboxServer):
             assert account is not None
             return json_response(render_pull(repo, account, item, self.base_url, single=True))
 
-    # admin endpoints
 
-    @staticmethod
-    def _token(request: Request) -> str:
-        return unquote(request.params["token"])
-
-    @staticmethod
-    def _repo_name(request: Request) -> str:
-        return f"{request.params['owner']}/{request.params['repo']}"
-
-    def _admin_add_account(self, request: Request) -> Response:
-        payload = self._payload(request)
-        if not payload.get("token"):
-            raise SandboxError(400, "token is required", "VALIDATION_ERROR")
-        token = str(payload["token"])
-        login = str(payload.get("login") or "octocat")
-
-        def add() -> dict[str, Any]:
-            self.add_account(token, login=login, seed=int(payload.get("seed", 0)))
-            return {"token": token, "login": login}
-
-        return self._admin_call(add, 201)
-
-    def _admin_add_repo(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token = self._token(request)
-        return self._admin_call(
-            lambda: self.add_repo(
-                token,
-                str(payload.get("full_name", "")),
-                issues=int(payload.get("issues", 0)),
-                pulls=int(payload.get("pulls", 0)),
-            ),
-            201,
-        )
-
-    def _admin_remove_repo(self, request: Request) -> Response:
-        token, name = self._token(request), self._repo_name(request)
-
-        def remove() -> dict[str, Any]:
-            self.remove_repo(token, name)
-            return {"removed": name}
-
-        return self._admin_call(remove)
-
-    def _admin_numbers(self, request: Request) -> Response:
-        token, name = self._token(request), self._repo_name(request)
-        kind = request.arg("kind") or "issues"
-        return self._admin_call(lambda: {"numbers": self.numbers(token, name, kind)})
-
-    def _admin_create_issue(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.get("at"))
-        return self._admin_call(
-            lambda: self.create_issue(
-                token,
-                name,
-                title=str(payload.get("title") or "Untitled"),
-                body=payload.get("body"),
-                user=payload.get("user"),
-                labels=list(payload.get("labels") or ()),
-                assignees=list(payload.get("assignees") or ()),
-                at=at,
-            ),
-            201,
-        )
-
-    def _admin_create_pull(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.get("at"))
-        return self._admin_call(
-            lambda: self.create_pull(
-                token,
-                name,
-                title=str(payload.get("title") or "Untitled"),
-                body=payload.get("body"),
-                user=payload.get("user"),
-                head=payload.get("head"),
-                base=str(payload.get("base") or "main"),
-                draft=bool(payload.get("draft", False)),
-                at=at,
-            ),
-            201,
-        )
-
-    def _admin_get_issue(self, request: Request) -> Response:
-        token, name = self._token(request), self._repo_name(request)
-        return self._admin_call(lambda: self.issue(token, name, int(request.params["number"])))
-
-    def _admin_get_pull(self, request: Request) -> Response:
-        token, name = self._token(request), self._repo_name(request)
-        return self._admin_call(lambda: self.pull(token, name, int(request.params["number"])))
-
-    def _admin_update_issue(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.pop("at", None))
-        number = int(request.params["number"])
-        return self._admin_call(lambda: self.update_issue(token, name, number, at=at, **payload))
-
-    def _admin_update_pull(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.pop("at", None))
-        number = int(request.params["number"])
-        return self._admin_call(lambda: self.update_pull(token, name, number, at=at, **payload))
-
-    def _admin_merge(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.get("at"))
-        number = int(request.params["number"])
-        return self._admin_call(
-            lambda: self.merge_pull(token, name, number, by=payload.get("by"), at=at)
-        )
-
-    def _admin_comment(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.get("at"))
-        number = int(request.params["number"])
-        return self._admin_call(lambda: self.comment(token, name, number, at=at))
-
-    def _admin_delete_issue(self, request: Request) -> Response:
-        token, name = self._token(request), self._repo_name(request)
-        number = int(request.params["number"])
-
-        def delete() -> dict[str, Any]:
-            self.delete_issue(token, name, number)
-            return {"deleted": number}
-
-        return self._admin_call(delete)
-
-    def _admin_transfer(self, request: Request) -> Response:
-        payload = self._payload(request)
-        token, name = self._token(request), self._repo_name(request)
-        at = _at(payload.get("at"))
-        number = int(request.params["number"])
-        to_repo = str(payload.get("to") or "")
-        return self._admin_call(lambda: self.transfer_issue(token, name, number, to_repo, at=at))
-
-    def _admin_secondary_limit(self, request: Request) -> Response:
-        payload = self._payload(request)
-        retry_after = payload.get("retry_after", 60)
-
-        def inject() -> dict[str, Any]:
-            self.inject_secondary_limit(
-                count=int(payload.get("count", 1)),
-                retry_after=None if retry_after is None else int(retry_after),
-                status=int(payload.get("status", 403)),
-            )
-            return {"pending": sum(s.remaining for s in self._secondary)}
-
-        return self._admin_call(inject, 201)
-
-    def _admin_exhaust(self, request: Request) -> Response:
-        token = self._token(request)
-
-        def exhaust() -> dict[str, Any]:
-            self.exhaust_rate_limit(token)
-            return {"exhausted": True}
-
-        return self._admin_call(exhaust)
+def _request_id(request: Request) -> str:
+    return request.id[:24].upper()
 
 
 def _ordered(repo: Repo, kind: str, state: str, sort: str, direction: str) -> list[int]:
@@ -1059,160 +952,3 @@ def _updated_since(
         return numbers[start:]
     end = bisect_left(numbers, -since + 1, key=lambda n: -repo.issues[n].updated)
     return numbers[:end]
-
-
-# remote driving
-
-
-def _at_json(at: datetime | None) -> str | None:
-    return None if at is None else iso(to_s(at))
-
-
-_LISTS = frozenset({"labels", "assignees", "requested_reviewers"})
-_FLAGS = frozenset({"locked", "draft", "push"})
-_PULL_ONLY = frozenset({"head", "base", "draft", "push", "requested_reviewers"})
-
-
-def _typed_fields(properties: dict[str, str]) -> dict[str, Any]:
-    """``KEY=VALUE`` words as the Python API takes them: lists comma-separated, flags true."""
-    out: dict[str, Any] = {}
-    for key, value in properties.items():
-        if key in _LISTS:
-            out[key] = [v.strip() for v in value.split(",") if v.strip()]
-        elif key in _FLAGS:
-            out[key] = value.strip().lower() in ("1", "true", "yes")
-        elif key == "milestone" and value.lower() in ("", "none"):
-            out[key] = None
-        else:
-            out[key] = value
-    return out
-
-
-class GitHubSandboxClient(SandboxClient):
-    """The ``GitHubSandbox`` Python API over HTTP, for a sandbox in another process.
-
-    ``create``/``update``/``archive``/``restore``/``erase`` are the verbs ``syncs sandbox
-    github --url ...`` drives: on TOKEN owner/repo [NUMBER] with ``KEY=VALUE`` fields.
-    """
-
-    def create(self, token: str, repo_name: str, properties: dict[str, str]) -> dict[str, Any]:
-        """A pull request when ``head`` is given, an issue otherwise."""
-        fields = _typed_fields(properties)
-        title = str(fields.pop("title", "Opened from the command line"))
-        if "head" in fields:
-            return self.create_pull(token, repo_name, title=title, **fields)
-        return self.create_issue(token, repo_name, title=title, **fields)
-
-    def update(
-        self, token: str, repo_name: str, number: int | str, properties: dict[str, str]
-    ) -> dict[str, Any]:
-        fields = _typed_fields(properties)
-        if _PULL_ONLY & set(fields):
-            return self.update_pull(token, repo_name, int(number), **fields)
-        return self.update_issue(token, repo_name, int(number), **fields)
-
-    def archive(self, token: str, repo_name: str, number: int | str) -> dict[str, Any]:
-        """Close an issue or pull request."""
-        return self.update_issue(token, repo_name, int(number), state="closed")
-
-    def restore(self, token: str, repo_name: str, number: int | str) -> dict[str, Any]:
-        """Reopen an issue or pull request."""
-        return self.update_issue(token, repo_name, int(number), state="open")
-
-    def erase(self, token: str, repo_name: str, number: int | str) -> None:
-        """Delete an issue for good."""
-        self.delete_issue(token, repo_name, int(number))
-
-    def _repo_path(self, token: str, repo_name: str) -> str:
-        return f"/_sandbox/github/{quote(token, safe='')}/repos/{repo_name}"
-
-    def add_account(self, token: str, *, login: str = "octocat", seed: int = 0) -> None:
-        self._call(
-            "POST", "/_sandbox/github/accounts", {"token": token, "login": login, "seed": seed}
-        )
-
-    def add_repo(
-        self, token: str, full_name: str, *, issues: int = 0, pulls: int = 0
-    ) -> dict[str, Any]:
-        path = f"/_sandbox/github/{quote(token, safe='')}/repos"
-        payload = {"full_name": full_name, "issues": issues, "pulls": pulls}
-        return dict(self._call("POST", path, payload))
-
-    def remove_repo(self, token: str, full_name: str) -> None:
-        self._call("DELETE", self._repo_path(token, full_name))
-
-    def numbers(self, token: str, repo_name: str, kind: str = "issues") -> list[int]:
-        path = self._repo_path(token, repo_name) + f"/numbers?kind={quote(kind)}"
-        return [int(n) for n in self._call("GET", path)["numbers"]]
-
-    def create_issue(
-        self, token: str, repo_name: str, *, title: str, at: datetime | None = None, **fields: Any
-    ) -> dict[str, Any]:
-        payload = {"title": title, "at": _at_json(at), **fields}
-        return dict(self._call("POST", self._repo_path(token, repo_name) + "/issues", payload))
-
-    def create_pull(
-        self, token: str, repo_name: str, *, title: str, at: datetime | None = None, **fields: Any
-    ) -> dict[str, Any]:
-        payload = {"title": title, "at": _at_json(at), **fields}
-        return dict(self._call("POST", self._repo_path(token, repo_name) + "/pulls", payload))
-
-    def update_issue(
-        self, token: str, repo_name: str, number: int, *, at: datetime | None = None, **changes: Any
-    ) -> dict[str, Any]:
-        path = self._repo_path(token, repo_name) + f"/issues/{number}"
-        return dict(self._call("PATCH", path, {**changes, "at": _at_json(at)}))
-
-    def update_pull(
-        self, token: str, repo_name: str, number: int, *, at: datetime | None = None, **changes: Any
-    ) -> dict[str, Any]:
-        path = self._repo_path(token, repo_name) + f"/pulls/{number}"
-        return dict(self._call("PATCH", path, {**changes, "at": _at_json(at)}))
-
-    def merge_pull(
-        self,
-        token: str,
-        repo_name: str,
-        number: int,
-        *,
-        by: str | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        path = self._repo_path(token, repo_name) + f"/pulls/{number}/merge"
-        return dict(self._call("POST", path, {"by": by, "at": _at_json(at)}))
-
-    def comment(
-        self, token: str, repo_name: str, number: int, *, at: datetime | None = None
-    ) -> dict[str, Any]:
-        path = self._repo_path(token, repo_name) + f"/issues/{number}/comments"
-        return dict(self._call("POST", path, {"at": _at_json(at)}))
-
-    def delete_issue(self, token: str, repo_name: str, number: int) -> None:
-        self._call("DELETE", self._repo_path(token, repo_name) + f"/issues/{number}")
-
-    def transfer_issue(
-        self,
-        token: str,
-        repo_name: str,
-        number: int,
-        to_repo: str,
-        *,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        path = self._repo_path(token, repo_name) + f"/issues/{number}/transfer"
-        return dict(self._call("POST", path, {"to": to_repo, "at": _at_json(at)}))
-
-    def issue(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
-        return dict(self._call("GET", self._repo_path(token, repo_name) + f"/issues/{number}"))
-
-    def pull(self, token: str, repo_name: str, number: int) -> dict[str, Any]:
-        return dict(self._call("GET", self._repo_path(token, repo_name) + f"/pulls/{number}"))
-
-    def inject_secondary_limit(
-        self, *, count: int = 1, retry_after: int | None = 60, status: int = 403
-    ) -> None:
-        payload = {"count": count, "retry_after": retry_after, "status": status}
-        self._call("POST", "/_sandbox/github/secondary_limits", payload)
-
-    def exhaust_rate_limit(self, token: str) -> None:
-        self._call("POST", f"/_sandbox/github/{quote(token, safe='')}/exhaust_rate_limit")

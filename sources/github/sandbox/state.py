@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sources.sandbox.limits import FixedWindow
+
 SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _EPOCH_S = int(SEED_EPOCH.timestamp())
 _YEAR_S = 365 * 86_400
@@ -211,8 +213,7 @@ class Account:
     repos: dict[str, Repo] = field(default_factory=dict)
     next_issue_id: int = 0
     next_pull_id: int = 0
-    window_start: float | None = None
-    used: int = 0
+    rate: FixedWindow = field(default_factory=lambda: FixedWindow(3600.0))
 
     def person(self, login: str) -> User:
         for user in (self.user, *self.people):

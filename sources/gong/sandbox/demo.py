@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sources.gong.sandbox.server import GongSandbox
-from sources.sandbox.server import SandboxDemo
+from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 11, -420), ("globex", 23, 60))
@@ -24,7 +24,7 @@ class GongDemo(SandboxDemo):
         none of that to a reader of new calls, so only a full refresh notices.
         """
         key = account.credentials["access_key"]
-        box = self.sandbox
+        box = self.client
         self.step += 1
         now = datetime.now(UTC)
         for i in range(3):
@@ -54,10 +54,11 @@ class GongDemo(SandboxDemo):
 def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> GongDemo:
     sandbox = GongSandbox(port=port).start()
     demo = GongDemo(sandbox)
+    box = demo.client
     for name, seed, offset in CUSTOMERS:
         key, secret = f"demo-key-{name}", f"demo-secret-{name}"
         scale = 1 if name == "acme" else 2
-        sandbox.add_account(
+        box.add_account(
             key,
             secret,
             seed=seed,

@@ -13,11 +13,18 @@ against it unchanged (only ``base_url`` differs), including what makes Gong awkw
 * ``POST /v2/calls/transcript`` takes ``{"filter": {...,"callIds": [...]}, "cursor": ...}``
   and answers ``callTranscripts``: per call its monologues (``speakerId``, ``topic``,
   ``sentences`` with ``start``/``end`` in milliseconds and ``text``);
+* ``POST /v2/calls/extensive`` takes the same filter (and ``primaryUserIds``) and answers
+  ``calls``, each call's fields in its ``metaData``; a ``contentSelector`` asking for more
+  (parties, content, media) is refused, not simulated;
 * cursors are opaque signed tokens tied to their query (400 for another query or a forgery);
 * timestamps are rendered to the second in the company's UTC offset;
 * 3 requests a second and 10,000 a day per company, past which 429 with ``Retry-After``;
   no rate-limit headers otherwise;
 * a call becomes readable only once Gong has processed it; tests can hold one back.
+
+Besides the kit's faults, ``inject_page_fault("no_cursor")`` leaves ``records.cursor`` out of
+a page that has a next one (``totalRecords`` still counts every match), as a misbehaving
+API would.
 
 Companies are seeded deterministically (``random.Random`` on the seed, times relative to a
 fixed epoch), so the same seed gives identical data on every run.
@@ -30,24 +37,22 @@ import copy
 import hashlib
 import hmac
 import json
-import math
 import random
 import secrets
 import string
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote, unquote
 
 from sources.gong.sandbox.seed import HALF_HOUR_MS, SEED_EPOCH, numeric_id, seed_call
+from sources.sandbox.auth import basic_credentials
+from sources.sandbox.limits import DailyQuota, RollingWindow
+from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
+    Fault,
     Request,
     Response,
-    SandboxClient,
     SandboxError,
     SandboxServer,
     json_response,
@@ -57,6 +62,7 @@ _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
 NO_CALLS_MESSAGE = "No calls found corresponding to the provided filters"
+PAGE_FAULTS = ("no_cursor",)
 AUTH_MESSAGE = "Authentication failed: the access key or its secret is not valid"
 CALL_FIELDS = (
     "id",
@@ -127,6 +133,20 @@ def _as_ms(value: Any) -> int | None:
         raise ValueError(f"invalid time {value!r}; give a datetime or ISO 8601 text") from None
 
 
+def _call_filter(spec: dict[str, Any]) -> tuple[int | None, int | None, Any, set[str] | None]:
+    """A POST body's ``filter``: its time window, workspace and call ids."""
+    since = spec.get("fromDateTime")
+    until = spec.get("toDateTime")
+    since_ms = None if since is None else parse_filter_time(since, "fromDateTime")
+    until_ms = None if until is None else parse_filter_time(until, "toDateTime")
+    ids = spec.get("callIds")
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, str) and i.isdigit() for i in ids)
+    ):
+        raise SandboxError(400, "callIds must be a list of call id strings", "BAD_REQUEST")
+    return since_ms, until_ms, spec.get("workspaceId"), None if ids is None else set(ids)
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -172,12 +192,11 @@ class _Account:
     rng: random.Random
     users: list[str] = field(default_factory=list)
     calls: dict[str, _Call] = field(default_factory=dict)
-    second_window: deque[float] = field(default_factory=deque)
-    daily_count: int = 0
-    daily_day: int = -1
+    second_window: RollingWindow = field(default_factory=lambda: RollingWindow(1.0))
+    daily: DailyQuota = field(default_factory=DailyQuota)
 
 
-class GongSandbox(SandboxServer):
+class GongSandbox(SandboxServer[_Account]):
     """Gong API v2 (``/v2/calls``, ``/v2/calls/transcript``) on 127.0.0.1, one company per
     access key.
 
@@ -188,6 +207,7 @@ class GongSandbox(SandboxServer):
     """
 
     name = "gong"
+    account_kind = "access key"
     rate_limit_message = "Too many requests: the API allows 3 calls per second"
     rate_limit_category = "RATE_LIMIT"
     server_error_message = "Internal server error"
@@ -209,25 +229,12 @@ class GongSandbox(SandboxServer):
         self.daily_limit = daily_limit
         self.page_size = page_size
         self.transcript_page_size = transcript_page_size
-        self._data = threading.RLock()
-        self._rate = threading.Lock()
-        self._accounts: dict[str, _Account] = {}
         self._cursor_key = secrets.token_bytes(32)
-        self.route("GET", r"/v2/calls", self._api(self._list_calls))
-        self.route("POST", r"/v2/calls/transcript", self._api(self._transcripts))
-        self.route("GET", r"/v2/calls/(?P<id>\d+)", self._api(self._get_call))
-        admin = r"/_sandbox/gong"
-        call = admin + r"/(?P<key>[^/]+)/calls/(?P<id>\d+)"
-        self.route("POST", admin + r"/accounts", self._admin_add_account)
-        self.route("POST", admin + r"/(?P<key>[^/]+)/secret", self._admin_rotate_secret)
-        self.route("GET", admin + r"/(?P<key>[^/]+)/calls", self._admin_call_ids)
-        self.route("POST", admin + r"/(?P<key>[^/]+)/calls", self._admin_create)
-        self.route("GET", call, self._admin_get)
-        self.route("PATCH", call, self._admin_update)
-        self.route("DELETE", call, self._admin_delete)
-        self.route("GET", call + r"/transcript", self._admin_get_transcript)
-        self.route("PUT", call + r"/transcript", self._admin_set_transcript)
-        self.route("POST", call + r"/processed", self._admin_processed)
+        self.api("GET", r"/v2/calls", self._list_calls)
+        self.api("POST", r"/v2/calls/transcript", self._transcripts)
+        self.api("POST", r"/v2/calls/extensive", self._extensive)
+        self.api("GET", r"/v2/calls/(?P<id>\d+)", self._get_call)
+        self._page_faults: list[Fault] = []
 
     # errors
 
@@ -235,8 +242,9 @@ class GongSandbox(SandboxServer):
         """Gong's error shape: a request id and a list of messages."""
         return {"requestId": _request_id(), "errors": [message]}
 
-    # companies and calls (Python API)
+    # companies and calls (admin operations)
 
+    @admin_operation
     def add_account(
         self,
         access_key: str,
@@ -269,18 +277,17 @@ class GongSandbox(SandboxServer):
             moment = start + int((i + rng.random()) * step)
             conference = rng.random() < 0.6
             self._new_call(account, taken, moment, conference, None, processed=True)
-        with self._data:
-            if access_key in self._accounts:
-                raise ValueError(f"account {access_key!r} already exists")
-            self._accounts[access_key] = account
+        self.accounts.add(access_key, account)
 
+    @admin_operation
     def rotate_secret(self, access_key: str, secret: str | None = None) -> str:
         """Replace the company's secret (as an admin regenerating it does); the new one."""
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             account.secret = secret or secrets.token_urlsafe(24)
             return account.secret
 
+    @admin_operation
     def create_call(
         self,
         access_key: str,
@@ -301,7 +308,7 @@ class GongSandbox(SandboxServer):
         self._check_fields(fields)
         now = time.time_ns() // 1_000_000
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             call = self._new_call(
                 account, set(account.calls), now, conference, transcript, processed=processed
             )
@@ -316,69 +323,86 @@ class GongSandbox(SandboxServer):
             self._apply(account, call, fields)
             return self._render(account, call)
 
+    @admin_operation
     def update_call(
         self, access_key: str, call_id: str | int, fields: dict[str, Any]
     ) -> dict[str, Any]:
         """Change a call's fields (``started``/``scheduled`` take a datetime or ISO text)."""
         self._check_fields(fields)
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             call = self._call(account, call_id)
             self._apply(account, call, dict(fields))
             return self._render(account, call)
 
+    @admin_operation
     def set_transcript(
         self, access_key: str, call_id: str | int, transcript: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         if not isinstance(transcript, list) or not all(isinstance(m, dict) for m in transcript):
             raise ValueError("transcript must be a list of monologue objects")
         with self._data:
-            call = self._call(self._account(access_key), call_id)
+            call = self._call(self.accounts[access_key], call_id)
             call.transcript = copy.deepcopy(transcript)
             return copy.deepcopy(call.transcript)
 
+    @admin_operation
     def get_transcript(self, access_key: str, call_id: str | int) -> list[dict[str, Any]]:
         with self._data:
-            return copy.deepcopy(self._call(self._account(access_key), call_id).transcript)
+            return copy.deepcopy(self._call(self.accounts[access_key], call_id).transcript)
 
+    @admin_operation
     def finish_processing(self, access_key: str, call_id: str | int) -> dict[str, Any]:
         """Make a call held back as unprocessed readable."""
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             call = self._call(account, call_id)
             call.processed = True
             return self._render(account, call)
 
+    @admin_operation
     def delete_call(self, access_key: str, call_id: str | int) -> None:
         """Delete a call and its transcript for good."""
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             self._call(account, call_id)
             del account.calls[str(call_id)]
 
+    @admin_operation
     def get_call(self, access_key: str, call_id: str | int) -> dict[str, Any]:
         """A call as the API renders it, processed or not; KeyError if unknown."""
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             return self._render(account, self._call(account, call_id))
 
+    @admin_operation
     def call_ids(self, access_key: str) -> list[str]:
         """Ids of the readable calls, in listing order (by filter time, then id)."""
         with self._data:
-            account = self._account(access_key)
+            account = self.accounts[access_key]
             return [c.id for c in sorted(account.calls.values(), key=_order) if c.processed]
 
-    def reset_rate_limits(self) -> None:
-        with self._rate:
-            for account in self._accounts.values():
-                account.second_window.clear()
-                account.daily_count = 0
+    # the verbs every sandbox has, as ``syncs sandbox gong --url URL VERB KEY calls [ID]``
 
-    def _account(self, access_key: str) -> _Account:
-        account = self._accounts.get(access_key)
-        if account is None:
-            raise KeyError(f"unknown access key {access_key!r}")
-        return account
+    @admin_operation
+    def create(
+        self, access_key: str, object_type: str, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record a call that just ended, with these fields."""
+        _only_calls(object_type)
+        return self.create_call(access_key, fields)
+
+    @admin_operation
+    def update(
+        self, access_key: str, object_type: str, call_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        _only_calls(object_type)
+        return self.update_call(access_key, call_id, fields)
+
+    @admin_operation
+    def erase(self, access_key: str, object_type: str, call_id: str) -> None:
+        _only_calls(object_type)
+        self.delete_call(access_key, call_id)
 
     @staticmethod
     def _call(account: _Account, call_id: str | int) -> _Call:
@@ -444,64 +468,37 @@ class GongSandbox(SandboxServer):
         }
         return {name: values.get(name) for name in CALL_FIELDS}
 
-    # API plumbing: authentication and limits
+    # provider hooks: authentication and limits
 
-    def _api(
-        self, handler: Callable[[Request, _Account], Response]
-    ) -> Callable[[Request], Response]:
-        def wrapped(request: Request) -> Response:
-            account = self._authenticate(request)
-            self._charge(account)
-            return handler(request, account)
-
-        return wrapped
-
-    def _authenticate(self, request: Request) -> _Account:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        account = None
-        if scheme.lower() == "basic":
-            try:
-                key, _, secret = _unb64(token.strip()).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                key = secret = ""
-            with self._data:
-                candidate = self._accounts.get(key)
-            if candidate is not None and hmac.compare_digest(candidate.secret, secret):
-                account = candidate
-        if account is None:
+    def authenticate(self, request: Request) -> _Account:
+        """HTTP Basic with the access key and its secret."""
+        key, secret = basic_credentials(request) or ("", "")
+        account = self.accounts.get(key)
+        if account is None or not hmac.compare_digest(account.secret, secret):
             raise SandboxError(401, AUTH_MESSAGE, "UNAUTHORIZED")
         return account
 
-    def _charge(self, account: _Account) -> None:
-        """Count one request against the company's limits; 429 past either of them."""
-        now = time.monotonic()
-        with self._rate:
-            today = int(time.time() // 86_400)
-            if account.daily_day != today:
-                account.daily_day, account.daily_count = today, 0
-            if self.daily_limit is not None and account.daily_count >= self.daily_limit:
-                retry = max(1, math.ceil((today + 1) * 86_400 - time.time()))
-                raise SandboxError(
-                    429,
-                    f"Too many requests: the API allows {self.daily_limit} calls per day",
-                    "RATE_LIMIT",
-                    {"Retry-After": str(retry)},
-                )
-            limit = self.rate_limit_per_second
-            if limit is not None:
-                window = account.second_window
-                while window and window[0] <= now - 1.0:
-                    window.popleft()
-                if len(window) >= limit:
-                    retry = max(1, math.ceil(window[0] + 1.0 - now))
-                    raise SandboxError(
-                        429,
-                        f"Too many requests: the API allows {limit} calls per second",
-                        "RATE_LIMIT",
-                        {"Retry-After": str(retry)},
-                    )
-                window.append(now)
-            account.daily_count += 1
+    def charge(self, request: Request, account: _Account | None, limit: str) -> dict[str, str]:
+        """The company's daily and per-second limits; Gong sends no rate-limit headers."""
+        assert account is not None
+        retry = account.daily.check(self.daily_limit)
+        if retry:
+            raise SandboxError(
+                429,
+                f"Too many requests: the API allows {self.daily_limit} calls per day",
+                "RATE_LIMIT",
+                {"Retry-After": str(retry)},
+            )
+        retry = account.second_window.take(self.rate_limit_per_second)
+        if retry:
+            raise SandboxError(
+                429,
+                f"Too many requests: the API allows {self.rate_limit_per_second} calls per second",
+                "RATE_LIMIT",
+                {"Retry-After": str(retry)},
+            )
+        account.daily.add()
+        return {}
 
     # paging
 
@@ -553,9 +550,29 @@ class GongSandbox(SandboxServer):
             "currentPageSize": len(page),
             "currentPageNumber": page_number,
         }
-        if len(rest) > size:
+        if len(rest) > size and not self._take_page_fault():
             records["cursor"] = self._cursor(fingerprint, page[-1].order, page_number + 1)
         return page, records
+
+    @admin_operation
+    def inject_page_fault(self, kind: str, *, count: int = 1) -> None:
+        """Make the next ``count`` pages that have a next one leave out ``records.cursor``."""
+        if kind not in PAGE_FAULTS:
+            raise ValueError(f"unknown page fault {kind!r}; expected one of {PAGE_FAULTS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._data:
+            self._page_faults.append(Fault(kind, int(count)))
+
+    def _take_page_fault(self) -> bool:
+        with self._data:
+            if not self._page_faults:
+                return False
+            fault = self._page_faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._page_faults.pop(0)
+            return True
 
     @staticmethod
     def _fingerprint(account: _Account, *parts: Any) -> str:
@@ -618,18 +635,7 @@ class GongSandbox(SandboxServer):
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
             raise SandboxError(400, "filter is required", "BAD_REQUEST")
-        spec = body["filter"]
-        since = spec.get("fromDateTime")
-        until = spec.get("toDateTime")
-        since_ms = None if since is None else parse_filter_time(since, "fromDateTime")
-        until_ms = None if until is None else parse_filter_time(until, "toDateTime")
-        workspace = spec.get("workspaceId")
-        ids = spec.get("callIds")
-        if ids is not None and not (
-            isinstance(ids, list) and all(isinstance(i, str) and i.isdigit() for i in ids)
-        ):
-            raise SandboxError(400, "callIds must be a list of call id strings", "BAD_REQUEST")
-        wanted = None if ids is None else set(ids)
+        since_ms, until_ms, workspace, wanted = _call_filter(body["filter"])
         fingerprint = self._fingerprint(
             account, "transcripts", since_ms, until_ms, workspace, sorted(wanted or ())
         )
@@ -645,203 +651,56 @@ class GongSandbox(SandboxServer):
             {"requestId": _request_id(), "records": records, "callTranscripts": transcripts}
         )
 
-    # admin endpoints
+    # POST /v2/calls/extensive
 
-    def _admin_add_account(self, request: Request) -> Response:
-        payload = self._payload(request)
-        try:
-            key, secret = str(payload["access_key"]), str(payload["secret"])
-            self.add_account(
-                key,
-                secret,
-                seed=int(payload.get("seed", 0)),
-                calls=int(payload.get("calls", 0)),
-                workspace_id=payload.get("workspace_id"),
-                utc_offset_minutes=int(payload.get("utc_offset_minutes", 0)),
+    def _extensive(self, request: Request, account: _Account) -> Response:
+        """Calls by the filter of ``/v2/calls/transcript`` (and ``primaryUserIds``), each as
+        ``{"metaData": <the call as GET /v2/calls renders it>}``. The content selector's
+        parties, content and media are not simulated: asking for them is a 400."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
+            raise SandboxError(400, "filter is required", "BAD_REQUEST")
+        unknown = sorted(set(body) - {"filter", "cursor", "contentSelector"})
+        if unknown:
+            raise SandboxError(400, f"{unknown[0]} is not a field of this request", "BAD_REQUEST")
+        spec = body["filter"]
+        known = {"fromDateTime", "toDateTime", "workspaceId", "callIds", "primaryUserIds"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise SandboxError(400, f"filter.{unknown[0]} is not simulated", "BAD_REQUEST")
+        selector = body.get("contentSelector") or {}
+        if not isinstance(selector, dict):
+            raise SandboxError(400, "contentSelector must be an object", "BAD_REQUEST")
+        for name, value in sorted(selector.items()):
+            plain = (name == "context" and value == "None") or (
+                name == "exposedFields" and isinstance(value, dict) and not any(value.values())
             )
-        except KeyError:
-            raise SandboxError(400, "access_key and secret are required", "BAD_REQUEST") from None
-        except ValueError as exc:
-            status = 409 if "already exists" in str(exc) else 400
-            raise SandboxError(status, str(exc), "BAD_REQUEST") from None
-        return json_response({"access_key": key, "calls": int(payload.get("calls", 0))}, 201)
-
-    def _key(self, request: Request) -> str:
-        return unquote(request.params["key"])
-
-    def _admin_rotate_secret(self, request: Request) -> Response:
-        secret = self._payload(request).get("secret")
-        key = self._key(request)
-        return self._admin_call(lambda: {"secret": self.rotate_secret(key, secret)})
-
-    def _admin_call_ids(self, request: Request) -> Response:
-        key = self._key(request)
-        return self._admin_call(lambda: {"ids": self.call_ids(key)})
-
-    def _admin_create(self, request: Request) -> Response:
-        payload = self._payload(request)
-        key = self._key(request)
-        started = payload.get("started")
-
-        def create() -> dict[str, Any]:
-            return self.create_call(
-                key,
-                payload.get("fields") or {},
-                started=None if started is None else _parse_admin_time(started),
-                conference=bool(payload.get("conference", False)),
-                transcript=payload.get("transcript"),
-                processed=bool(payload.get("processed", True)),
-            )
-
-        return self._admin_call(create, 201)
-
-    def _admin_get(self, request: Request) -> Response:
-        key, call_id = self._key(request), request.params["id"]
-        return self._admin_call(lambda: self.get_call(key, call_id))
-
-    def _admin_update(self, request: Request) -> Response:
-        fields = self._payload(request).get("fields") or {}
-        key, call_id = self._key(request), request.params["id"]
-        return self._admin_call(lambda: self.update_call(key, call_id, fields))
-
-    def _admin_delete(self, request: Request) -> Response:
-        key, call_id = self._key(request), request.params["id"]
-
-        def delete() -> dict[str, Any]:
-            self.delete_call(key, call_id)
-            return {"deleted": call_id}
-
-        return self._admin_call(delete)
-
-    def _admin_get_transcript(self, request: Request) -> Response:
-        key, call_id = self._key(request), request.params["id"]
-        return self._admin_call(lambda: {"transcript": self.get_transcript(key, call_id)})
-
-    def _admin_set_transcript(self, request: Request) -> Response:
-        transcript = self._payload(request).get("transcript")
-        key, call_id = self._key(request), request.params["id"]
-        return self._admin_call(
-            lambda: {"transcript": self.set_transcript(key, call_id, transcript)}  # type: ignore[arg-type]
+            if not plain:
+                raise SandboxError(
+                    400, f"contentSelector.{name} is not simulated by this sandbox", "BAD_REQUEST"
+                )
+        since_ms, until_ms, workspace, wanted = _call_filter(spec)
+        users = spec.get("primaryUserIds")
+        if users is not None and not (
+            isinstance(users, list) and all(isinstance(u, str) for u in users)
+        ):
+            raise SandboxError(400, "primaryUserIds must be a list of user ids", "BAD_REQUEST")
+        fingerprint = self._fingerprint(
+            account, "extensive", since_ms, until_ms, workspace, sorted(wanted or ()), users
         )
-
-    def _admin_processed(self, request: Request) -> Response:
-        key, call_id = self._key(request), request.params["id"]
-        return self._admin_call(lambda: self.finish_processing(key, call_id))
+        with self._data:
+            matches = self._matching(account, since_ms, until_ms, workspace, wanted)
+            if users is not None:
+                matches = [c for c in matches if c.fields.get("primaryUserId") in users]
+            page, records = self._page(
+                account, matches, fingerprint, body.get("cursor"), self.page_size
+            )
+            calls = [{"metaData": self._render(account, c)} for c in page]
+        return json_response({"requestId": _request_id(), "records": records, "calls": calls})
 
 
 def _order(call: _Call) -> tuple[int, int]:
     return call.order
-
-
-def _parse_admin_time(value: Any) -> datetime:
-    ms = parse_filter_time(value, "started")
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-
-
-def _time_json(at: datetime | None) -> str | None:
-    return None if at is None else at.astimezone(UTC).isoformat()
-
-
-class GongSandboxClient(SandboxClient):
-    """The ``GongSandbox`` Python API over HTTP, for a sandbox in another process."""
-
-    def _base(self, access_key: str) -> str:
-        return f"/_sandbox/gong/{quote(access_key, safe='')}"
-
-    def _target(self, access_key: str, call_id: str | int) -> str:
-        return f"{self._base(access_key)}/calls/{quote(str(call_id), safe='')}"
-
-    def add_account(
-        self,
-        access_key: str,
-        secret: str,
-        *,
-        seed: int = 0,
-        calls: int = 0,
-        workspace_id: str | None = None,
-        utc_offset_minutes: int = 0,
-    ) -> None:
-        payload = {
-            "access_key": access_key,
-            "secret": secret,
-            "seed": seed,
-            "calls": calls,
-            "workspace_id": workspace_id,
-            "utc_offset_minutes": utc_offset_minutes,
-        }
-        self._call("POST", "/_sandbox/gong/accounts", payload)
-
-    def rotate_secret(self, access_key: str, secret: str | None = None) -> str:
-        answer = self._call("POST", f"{self._base(access_key)}/secret", {"secret": secret})
-        return str(answer["secret"])
-
-    def create_call(
-        self,
-        access_key: str,
-        fields: dict[str, Any] | None = None,
-        *,
-        started: datetime | None = None,
-        conference: bool = False,
-        transcript: list[dict[str, Any]] | None = None,
-        processed: bool = True,
-    ) -> dict[str, Any]:
-        payload = {
-            "fields": fields or {},
-            "started": _time_json(started),
-            "conference": conference,
-            "transcript": transcript,
-            "processed": processed,
-        }
-        return dict(self._call("POST", f"{self._base(access_key)}/calls", payload))
-
-    def update_call(
-        self, access_key: str, call_id: str | int, fields: dict[str, Any]
-    ) -> dict[str, Any]:
-        payload = {
-            "fields": {
-                k: _time_json(v) if isinstance(v, datetime) else v for k, v in fields.items()
-            }
-        }
-        return dict(self._call("PATCH", self._target(access_key, call_id), payload))
-
-    def set_transcript(
-        self, access_key: str, call_id: str | int, transcript: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        target = self._target(access_key, call_id) + "/transcript"
-        return list(self._call("PUT", target, {"transcript": transcript})["transcript"])
-
-    def get_transcript(self, access_key: str, call_id: str | int) -> list[dict[str, Any]]:
-        target = self._target(access_key, call_id) + "/transcript"
-        return list(self._call("GET", target)["transcript"])
-
-    def finish_processing(self, access_key: str, call_id: str | int) -> dict[str, Any]:
-        return dict(self._call("POST", self._target(access_key, call_id) + "/processed"))
-
-    def delete_call(self, access_key: str, call_id: str | int) -> None:
-        self._call("DELETE", self._target(access_key, call_id))
-
-    def get_call(self, access_key: str, call_id: str | int) -> dict[str, Any]:
-        return dict(self._call("GET", self._target(access_key, call_id)))
-
-    def call_ids(self, access_key: str) -> list[str]:
-        return [str(i) for i in self._call("GET", f"{self._base(access_key)}/calls")["ids"]]
-
-    # The verbs ``syncs sandbox gong --url ... create|update|erase KEY calls [ID] [K=V ...]``
-    # uses, shared by every integration's sandbox client.
-
-    def create(self, access_key: str, object_type: str, fields: dict[str, Any]) -> dict[str, Any]:
-        _only_calls(object_type)
-        return self.create_call(access_key, fields)
-
-    def update(
-        self, access_key: str, object_type: str, call_id: str, fields: dict[str, Any]
-    ) -> dict[str, Any]:
-        _only_calls(object_type)
-        return self.update_call(access_key, call_id, fields)
-
-    def erase(self, access_key: str, object_type: str, call_id: str) -> None:
-        _only_calls(object_type)
-        self.delete_call(access_key, call_id)
 
 
 def _only_calls(object_type: str) -> None:

@@ -15,7 +15,7 @@ from sources.google_drive.sandbox.server import (
     FOLDER,
     GoogleDriveSandbox,
 )
-from sources.sandbox.server import SandboxDemo
+from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 11), ("globex", 23))
@@ -36,12 +36,12 @@ class GoogleDriveDemo(SandboxDemo):
         email = self.emails[account.connection_id]
         folders, drives = self._roots(account)
         if not folders and not drives:
-            return self.sandbox.ids(email, drive_id="my")
+            return self.client.ids(email, drive_id="my")
         ids: list[str] = []
         for folder in folders:
-            ids += self.sandbox.ids(email, under=folder)
+            ids += self.client.ids(email, under=folder)
         for drive in drives:
-            ids += self.sandbox.ids(email, drive_id=drive)
+            ids += self.client.ids(email, drive_id=drive)
         return list(dict.fromkeys(ids))
 
     def change(self, account: DemoAccount, *, deep: bool = False) -> list[str]:
@@ -50,7 +50,7 @@ class GoogleDriveDemo(SandboxDemo):
         With ``deep``, also delete files for good, skipping the trash.
         """
         email = self.emails[account.connection_id]
-        box = self.sandbox
+        box = self.client
         self.step += 1
         done: list[str] = []
         ids = [i for i in self._in_scope(account) if box.get(email, i)["mimeType"] != FOLDER]
@@ -85,11 +85,12 @@ class GoogleDriveDemo(SandboxDemo):
 def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> GoogleDriveDemo:
     sandbox = GoogleDriveSandbox(port=port).start()
     demo = GoogleDriveDemo(sandbox)
+    box = demo.client
     for name, seed in CUSTOMERS:
         email = f"it@{name}.example.com"
         refresh_token = f"1//demo-refresh-{name}"
         scale = 1 if name == "acme" else 2
-        sandbox.add_account(
+        box.add_account(
             email,
             refresh_token=refresh_token,
             seed=seed,
@@ -103,9 +104,9 @@ def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> GoogleDri
             "token_url": f"{sandbox.base_url}/token",
         }
         if name == "globex":
-            top = sandbox.ids(email, folders_only=True, drive_id="my")[:2]
+            top = box.ids(email, folders_only=True, drive_id="my")[:2]
             config["folders"] = ",".join(top)
-            config["shared_drives"] = ",".join(sandbox.drive_ids(email))
+            config["shared_drives"] = ",".join(box.drive_ids(email))
         demo.emails[f"{name}-drive"] = email
         demo.accounts.append(
             DemoAccount(

@@ -33,17 +33,14 @@ import binascii
 import hashlib
 import random
 import string
-import threading
 import time
 from bisect import bisect_left
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import unquote
 
-from sources.errors import ConfigError
 from sources.google_drive.sandbox.query import (
     FileView,
     QueryError,
@@ -53,10 +50,12 @@ from sources.google_drive.sandbox.query import (
     parse_fields,
     select,
 )
+from sources.sandbox.auth import OAuthTokens, bearer_token
+from sources.sandbox.limits import RollingWindow
+from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
     Request,
     Response,
-    SandboxClient,
     SandboxError,
     SandboxServer,
     json_response,
@@ -221,19 +220,13 @@ class _Account:
     change_counter: int = 0
     next_seq: int = 0
     version: int = 0
-    window: deque[float] = field(default_factory=deque)
+    window: RollingWindow = field(default_factory=lambda: RollingWindow(60.0))
 
     def new_id(self, prefix: str = "1", length: int = 33) -> str:
         while True:
             candidate = prefix + "".join(self.ids.choice(_ID_ALPHABET) for _ in range(length))
             if candidate not in self.files and candidate not in self.drives:
                 return candidate
-
-
-@dataclass
-class _Token:
-    email: str
-    expires_at: float
 
 
 # Seed data vocabularies.
@@ -295,7 +288,7 @@ def _web_view_link(file: _File) -> str:
     return f"https://drive.google.com/file/d/{file.id}/view?usp=drivesdk"
 
 
-class GoogleDriveSandbox(SandboxServer):
+class GoogleDriveSandbox(SandboxServer[_Account]):
     """Drive v3 under ``/drive/v3/`` and the token endpoint at ``/token``, on 127.0.0.1.
 
     One account per user (email), reached through its refresh token. ``rate_limit_per_minute``
@@ -304,9 +297,6 @@ class GoogleDriveSandbox(SandboxServer):
     ``token_lifetime`` is the access tokens' lifetime in seconds; ``incomplete_all_drives``
     makes ``corpora=allDrives`` listings report ``incompleteSearch``.
     """
-
-    not_found_category = "notFound"
-    bad_request_category = "invalid"
 
     name = "google_drive"
     rate_limit_message = "Rate Limit Exceeded"
@@ -328,43 +318,23 @@ class GoogleDriveSandbox(SandboxServer):
         incomplete_all_drives: bool = False,
     ) -> None:
         super().__init__(host=host, port=port)
-        self.clients = {client_id: client_secret}
-        self.token_lifetime = token_lifetime
+        self.oauth = OAuthTokens(
+            {client_id: client_secret},
+            lifetime=token_lifetime,
+            scope=OAUTH_SCOPE,
+            token_prefix="ya29.a0",
+        )
         self.rate_limit_per_minute = rate_limit_per_minute
         self.rate_window_seconds = rate_window_seconds
         self.max_page_size = max_page_size
         self.incomplete_all_drives = incomplete_all_drives
-        self._data = threading.RLock()
-        self._rate = threading.Lock()
-        self._accounts: dict[str, _Account] = {}
-        self._refresh_tokens: dict[str, str] = {}
-        self._access_tokens: dict[str, _Token] = {}
-        self._token_rng = random.Random()
         self._match_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
-        self.route("POST", r"/token", self._token)
+        self.route("POST", r"/token", self.oauth.token_endpoint)
         drive = r"/drive/v3"
-        self.route("GET", drive + r"/files", self._api(self._list_files))
-        self.route("GET", drive + r"/files/(?P<id>[^/]+)", self._api(self._get_file))
-        self.route("GET", drive + r"/changes/startPageToken", self._api(self._start_token))
-        self.route("GET", drive + r"/changes", self._api(self._list_changes))
-        admin = r"/_sandbox/google_drive"
-        account = admin + r"/accounts/(?P<email>[^/]+)"
-        one = account + r"/files/(?P<id>[^/]+)"
-        self.route("POST", admin + r"/accounts", self._admin_add_account)
-        self.route("POST", admin + r"/refresh_tokens/(?P<token>[^/]+)/revoke", self._admin_revoke)
-        self.route("GET", account, self._admin_account)
-        self.route("POST", account + r"/drives", self._admin_add_drive)
-        self.route("POST", account + r"/refresh_tokens", self._admin_add_refresh_token)
-        self.route("POST", account + r"/access_tokens", self._admin_issue_token)
-        self.route("POST", account + r"/access_tokens/expire", self._admin_expire_tokens)
-        self.route("GET", account + r"/files", self._admin_ids)
-        self.route("POST", account + r"/files", self._admin_create)
-        self.route("GET", one, self._admin_get)
-        self.route("PATCH", one, self._admin_update)
-        self.route("DELETE", one, self._admin_delete)
-        self.route("POST", one + r"/move", self._admin_move)
-        self.route("POST", one + r"/trash", self._admin_trash)
-        self.route("POST", one + r"/untrash", self._admin_untrash)
+        self.api("GET", drive + r"/files", self._list_files)
+        self.api("GET", drive + r"/files/(?P<id>[^/]+)", self._get_file)
+        self.api("GET", drive + r"/changes/startPageToken", self._start_token)
+        self.api("GET", drive + r"/changes", self._list_changes)
 
     # errors
 
@@ -381,8 +351,9 @@ class GoogleDriveSandbox(SandboxServer):
             detail.update(location=location, locationType=location_type)
         return {"error": {"code": status, "message": message, "errors": [detail]}}
 
-    # accounts (Python API)
+    # accounts and files (admin operations)
 
+    @admin_operation
     def add_account(
         self,
         email: str,
@@ -408,6 +379,7 @@ class GoogleDriveSandbox(SandboxServer):
         ids = random.Random(f"{seed}:{email}:ids")
         root = "0A" + "".join(ids.choice(_ID_ALPHABET) for _ in range(11)) + "Uk9PVA"
         account = _Account(email, _display_name(email), seed, root, ids)
+        account.window = RollingWindow(self.rate_window_seconds)
         self._seed(account, rng, files=files, folders=folders)
         for index in range(shared_drives):
             drive_id = account.new_id("0A", 11) + "Uk9PVA"
@@ -420,12 +392,10 @@ class GoogleDriveSandbox(SandboxServer):
                 drive_id=drive_id,
             )
         with self._data:
-            if email in self._accounts:
-                raise ValueError(f"account {email!r} already exists")
-            if refresh_token in self._refresh_tokens:
+            if self.oauth.holder(refresh_token) is not None:
                 raise ValueError("refresh_token already belongs to another account")
-            self._accounts[email] = account
-            self._refresh_tokens[refresh_token] = email
+            self.accounts.add(email, account)
+            self.oauth.add_refresh_token(email, refresh_token)
 
     def _seed(
         self,
@@ -534,23 +504,27 @@ class GoogleDriveSandbox(SandboxServer):
         account.change_ids.append(file.change_id)
         account.version += 1
 
+    @admin_operation
     def add_shared_drive(self, email: str, name: str) -> str:
         """A new, empty shared drive the user is a member of; returns its id."""
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             drive_id = account.new_id("0A", 11) + "Uk9PVA"
             account.drives[drive_id] = name
             account.version += 1
             return drive_id
 
+    @admin_operation
     def root_id(self, email: str) -> str:
         with self._data:
-            return self._account(email).root_id
+            return self.accounts[email].root_id
 
+    @admin_operation
     def drive_ids(self, email: str) -> list[str]:
         with self._data:
-            return list(self._account(email).drives)
+            return list(self.accounts[email].drives)
 
+    @admin_operation
     def ids(
         self,
         email: str,
@@ -566,7 +540,7 @@ class GoogleDriveSandbox(SandboxServer):
         me); ``under`` keeps everything below a folder, at any depth.
         """
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             below = self._descendants(account, under) if under is not None else None
             out = []
             for file in sorted(account.files.values(), key=lambda f: f.seq):
@@ -581,12 +555,14 @@ class GoogleDriveSandbox(SandboxServer):
                 out.append(file.id)
             return out
 
+    @admin_operation
     def get(self, email: str, file_id: str) -> dict[str, Any]:
         """A file with every field, as ``fields=*`` renders it; KeyError if unknown."""
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             return self._render(account, self._file(account, file_id))
 
+    @admin_operation
     def create(
         self,
         email: str,
@@ -602,7 +578,7 @@ class GoogleDriveSandbox(SandboxServer):
         root of My Drive; a shared drive's id puts it at that drive's top)."""
         when = to_ms(at) if at is not None else _now_ms()
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             parent_id = parent or account.root_id
             drive_id = self._drive_of(account, parent_id)
             owner = None if drive_id else account.email
@@ -620,6 +596,7 @@ class GoogleDriveSandbox(SandboxServer):
             file.description = description
             return self._render(account, file)
 
+    @admin_operation
     def update(
         self,
         email: str,
@@ -634,7 +611,7 @@ class GoogleDriveSandbox(SandboxServer):
         """Rename, describe, star or edit a file; edits move ``modifiedTime``, starring not."""
         when = to_ms(at) if at is not None else _now_ms()
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             file = self._file(account, file_id)
             modified = False
             if name is not None:
@@ -657,13 +634,14 @@ class GoogleDriveSandbox(SandboxServer):
             self._record_change(account, file, when)
             return self._render(account, file)
 
+    @admin_operation
     def move(
         self, email: str, file_id: str, parent: str, *, at: datetime | None = None
     ) -> dict[str, Any]:
         """Put a file (and everything under it) in another folder, or another drive."""
         when = to_ms(at) if at is not None else _now_ms()
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             file = self._file(account, file_id)
             if parent == file.id or parent in self._descendants(account, file.id):
                 raise ValueError("a folder cannot move into itself")
@@ -680,10 +658,12 @@ class GoogleDriveSandbox(SandboxServer):
                 self._record_change(account, item, when)
             return self._render(account, file)
 
+    @admin_operation
     def trash(self, email: str, file_id: str, *, at: datetime | None = None) -> dict[str, Any]:
         """Move a file to the trash; everything under a folder goes with it."""
         return self._set_trashed(email, file_id, True, at)
 
+    @admin_operation
     def untrash(self, email: str, file_id: str, *, at: datetime | None = None) -> dict[str, Any]:
         return self._set_trashed(email, file_id, False, at)
 
@@ -692,7 +672,7 @@ class GoogleDriveSandbox(SandboxServer):
     ) -> dict[str, Any]:
         when = to_ms(at) if at is not None else _now_ms()
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             file = self._file(account, file_id)
             file.trashed = file.explicitly_trashed = trashed
             file.version += 1
@@ -706,11 +686,12 @@ class GoogleDriveSandbox(SandboxServer):
                 self._record_change(account, child, when)
             return self._render(account, file)
 
+    @admin_operation
     def delete(self, email: str, file_id: str, *, at: datetime | None = None) -> None:
         """Delete a file for good (a folder with everything under it), skipping the trash."""
         when = to_ms(at) if at is not None else _now_ms()
         with self._data:
-            account = self._account(email)
+            account = self.accounts[email]
             file = self._file(account, file_id)
             for gone_id in [file.id, *self._descendants(account, file.id)]:
                 gone = account.files.pop(gone_id)
@@ -726,58 +707,51 @@ class GoogleDriveSandbox(SandboxServer):
                 account.change_ids.append(account.change_counter)
             account.version += 1
 
-    # tokens (Python API)
+    # the verbs every sandbox has, as ``syncs sandbox google_drive --url URL VERB EMAIL ID``
 
+    @admin_operation
+    def archive(self, email: str, file_id: str) -> dict[str, Any]:
+        """Move a file to the trash."""
+        return self.trash(email, file_id)
+
+    @admin_operation
+    def restore(self, email: str, file_id: str) -> dict[str, Any]:
+        """Take a file out of the trash."""
+        return self.untrash(email, file_id)
+
+    @admin_operation
+    def erase(self, email: str, file_id: str) -> None:
+        """Delete a file for good."""
+        self.delete(email, file_id)
+
+    # tokens (admin operations)
+
+    @admin_operation
     def issue_access_token(self, email: str, *, lifetime: float | None = None) -> str:
         """An access token for ``email``, as the token endpoint would hand out."""
-        with self._data:
-            self._account(email)
-            token = "ya29.a0" + "".join(self._token_rng.choice(_ID_ALPHABET) for _ in range(60))
-            life = self.token_lifetime if lifetime is None else lifetime
-            self._access_tokens[token] = _Token(email, time.time() + life)
-            return token
+        return self.oauth.issue(self.accounts[email].email, lifetime)
 
+    @admin_operation
     def access_tokens(self, email: str) -> list[str]:
         """The user's access tokens that are still valid."""
-        now = time.time()
-        with self._data:
-            return [
-                t for t, v in self._access_tokens.items() if v.email == email and v.expires_at > now
-            ]
+        return self.oauth.valid_tokens(email)
 
+    @admin_operation
     def expire_access_tokens(self, email: str | None = None) -> None:
         """Make issued access tokens (of one user, or all) expire now."""
-        with self._data:
-            for token in self._access_tokens.values():
-                if email is None or token.email == email:
-                    token.expires_at = 0.0
+        self.oauth.expire(email)
 
+    @admin_operation
     def add_refresh_token(self, email: str, refresh_token: str) -> None:
         """The user authorized the app again: one more refresh token reaches the account."""
-        with self._data:
-            self._account(email)
-            if self._refresh_tokens.get(refresh_token, email) != email:
-                raise ValueError("refresh_token already belongs to another account")
-            self._refresh_tokens[refresh_token] = email
+        self.oauth.add_refresh_token(self.accounts[email].email, refresh_token)
 
+    @admin_operation
     def revoke_refresh_token(self, refresh_token: str) -> None:
         """The user withdrew the app's access: the refresh token stops working."""
-        with self._data:
-            if self._refresh_tokens.pop(refresh_token, None) is None:
-                raise KeyError("unknown refresh token")
-
-    def reset_rate_limits(self) -> None:
-        with self._rate:
-            for account in self._accounts.values():
-                account.window.clear()
+        self.oauth.revoke_refresh_token(refresh_token)
 
     # lookups
-
-    def _account(self, email: str) -> _Account:
-        account = self._accounts.get(email)
-        if account is None:
-            raise KeyError(f"unknown account {email!r}")
-        return account
 
     @staticmethod
     def _file(account: _Account, file_id: str) -> _File:
@@ -904,46 +878,29 @@ class GoogleDriveSandbox(SandboxServer):
             shared_with_me=file.owner is not None and not file.parents,
         )
 
-    # API plumbing: authentication, rate limits, request parameters
+    # provider hooks: authentication, rate limits
 
-    def _api(
-        self, handler: Callable[[Request, _Account], Response]
-    ) -> Callable[[Request], Response]:
-        def wrapped(request: Request) -> Response:
-            account = self._authenticate(request)
-            self._charge(account)
-            return handler(request, account)
-
-        return wrapped
-
-    def _authenticate(self, request: Request) -> _Account:
-        header = request.header("Authorization") or ""
-        scheme, _, token = header.partition(" ")
+    def authenticate(self, request: Request) -> _Account:
+        """An unexpired access token from the token endpoint, as ``Authorization: Bearer``."""
         challenge = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'}
-        if not header:
+        if not request.header("Authorization"):
             raise SandboxError(
                 401, _AUTH_REQUIRED, "required:header:Authorization", dict(challenge)
             )
-        with self._data:
-            issued = self._access_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-            account = self._accounts.get(issued.email) if issued else None
-            if issued is None or account is None or issued.expires_at <= time.time():
-                challenge["WWW-Authenticate"] += ', error="invalid_token"'
-                raise SandboxError(401, _AUTH_INVALID, "authError:header:Authorization", challenge)
-            return account
+        account = self.accounts.get(self.oauth.account_key(bearer_token(request)))
+        if account is None:
+            challenge["WWW-Authenticate"] += ', error="invalid_token"'
+            raise SandboxError(401, _AUTH_INVALID, "authError:header:Authorization", challenge)
+        return account
 
-    def _charge(self, account: _Account) -> None:
-        limit = self.rate_limit_per_minute
-        if limit is None:
-            return
-        now = time.monotonic()
-        with self._rate:
-            window = account.window
-            while window and window[0] <= now - self.rate_window_seconds:
-                window.popleft()
-            if len(window) >= limit:
-                raise _error(403, "User Rate Limit Exceeded", "userRateLimitExceeded")
-            window.append(now)
+    def charge(self, request: Request, account: _Account | None, limit: str) -> dict[str, str]:
+        """The per-user limit: 403 ``userRateLimitExceeded``, and no rate-limit headers."""
+        assert account is not None
+        if account.window.take(self.rate_limit_per_minute):
+            raise _error(403, "User Rate Limit Exceeded", "userRateLimitExceeded")
+        return {}
+
+    # request parameters
 
     @staticmethod
     def _flag(request: Request, name: str, default: bool = False) -> bool:
@@ -1193,374 +1150,3 @@ class GoogleDriveSandbox(SandboxServer):
         if item_drive is not None:
             entry["driveId"] = item_drive
         return entry
-
-    # POST /token
-
-    def _token(self, request: Request) -> Response:
-        form = self._form(request)
-        headers = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        basic = request.header("Authorization") or ""
-        if basic.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(basic[6:].strip()).decode()
-            except (ValueError, UnicodeDecodeError):
-                return self._oauth_error(400, "invalid_request", "Bad Authorization header")
-            client_id, _, client_secret = decoded.partition(":")
-            client_id, client_secret = unquote(client_id), unquote(client_secret)
-        grant = form.get("grant_type")
-        if not grant:
-            return self._oauth_error(
-                400, "invalid_request", "Missing required parameter: grant_type"
-            )
-        if grant != "refresh_token":
-            return self._oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
-        if not client_id:
-            return self._oauth_error(
-                400, "invalid_request", "Could not determine client ID from request."
-            )
-        if client_id not in self.clients:
-            return self._oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if client_secret != self.clients[client_id]:
-            return self._oauth_error(401, "invalid_client", "Unauthorized")
-        refresh_token = form.get("refresh_token")
-        if not refresh_token:
-            return self._oauth_error(
-                400, "invalid_request", "Missing required parameter: refresh_token"
-            )
-        with self._data:
-            email = self._refresh_tokens.get(refresh_token)
-        if email is None:
-            return self._oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
-        token = self.issue_access_token(email)
-        body = {
-            "access_token": token,
-            "expires_in": self.token_lifetime,
-            "scope": OAUTH_SCOPE,
-            "token_type": "Bearer",
-        }
-        return json_response(body, 200, headers)
-
-    @staticmethod
-    def _form(request: Request) -> dict[str, str]:
-        content_type = (request.header("Content-Type") or "").lower()
-        if "json" in content_type:
-            payload = request.json()
-            if not isinstance(payload, dict):
-                return {}
-            return {str(k): str(v) for k, v in payload.items() if v is not None}
-        try:
-            parsed = parse_qs(request.body.decode(), keep_blank_values=True)
-        except UnicodeDecodeError:
-            return {}
-        return {k: v[0] for k, v in parsed.items()}
-
-    @staticmethod
-    def _oauth_error(status: int, error: str, description: str) -> Response:
-        return json_response(
-            {"error": error, "error_description": description},
-            status,
-            {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"},
-        )
-
-    # admin endpoints
-
-    @staticmethod
-    def _at(payload: dict[str, Any]) -> datetime | None:
-        value = payload.get("at")
-        if value is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise SandboxError(400, f"Invalid at: {value!r}", "invalid") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-    def _admin_add_account(self, request: Request) -> Response:
-        payload = self._payload(request)
-        counts = ("files", "folders", "shared_drives", "shared_drive_files")
-        try:
-            email, refresh_token = str(payload["email"]), str(payload["refresh_token"])
-            numbers = {k: int(payload.get(k, 0)) for k in counts}
-            self.add_account(
-                email, refresh_token=refresh_token, seed=int(payload.get("seed", 0)), **numbers
-            )
-        except KeyError:
-            raise SandboxError(400, "email and refresh_token are required", "invalid") from None
-        except (TypeError, ValueError) as exc:
-            status = 409 if "already" in str(exc) else 400
-            raise SandboxError(status, str(exc), "invalid") from None
-        return json_response({"email": email, **numbers}, 201)
-
-    def _admin_revoke(self, request: Request) -> Response:
-        token = unquote(request.params["token"])
-        return self._admin_call(lambda: self.revoke_refresh_token(token) or {"revoked": True})
-
-    def _admin_account(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        return self._admin_call(
-            lambda: {"root_id": self.root_id(email), "drives": self.drive_ids(email)}
-        )
-
-    def _admin_add_drive(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        name = str(self._payload(request).get("name") or "Shared drive")
-        return self._admin_call(lambda: {"id": self.add_shared_drive(email, name)}, 201)
-
-    def _admin_add_refresh_token(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        token = self._payload(request).get("refresh_token")
-        if not isinstance(token, str) or not token:
-            raise SandboxError(400, "refresh_token is required", "invalid")
-        return self._admin_call(
-            lambda: self.add_refresh_token(email, token) or {"added": True}, 201
-        )
-
-    def _admin_issue_token(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        lifetime = self._payload(request).get("lifetime")
-        return self._admin_call(
-            lambda: {
-                "access_token": self.issue_access_token(
-                    email, lifetime=None if lifetime is None else float(lifetime)
-                )
-            },
-            201,
-        )
-
-    def _admin_expire_tokens(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        return self._admin_call(lambda: self.expire_access_tokens(email) or {"expired": True})
-
-    def _admin_ids(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        options = {
-            "trashed": self._flag(request, "trashed"),
-            "folders_only": self._flag(request, "folders_only"),
-            "drive_id": request.arg("drive_id"),
-            "under": request.arg("under"),
-        }
-        return self._admin_call(lambda: {"ids": self.ids(email, **options)})
-
-    def _admin_get(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        return self._admin_call(lambda: self.get(email, file_id))
-
-    def _admin_create(self, request: Request) -> Response:
-        email = unquote(request.params["email"])
-        payload = self._payload(request)
-        if not isinstance(payload.get("name"), str):
-            raise SandboxError(400, "name is required", "invalid")
-        return self._admin_call(
-            lambda: self.create(
-                email,
-                payload["name"],
-                mime_type=str(payload.get("mime_type") or "text/plain"),
-                parent=payload.get("parent"),
-                description=payload.get("description"),
-                content=payload.get("content"),
-                at=self._at(payload),
-            ),
-            201,
-        )
-
-    def _admin_update(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        payload = self._payload(request)
-        if payload.get("starred") is not None and not isinstance(payload["starred"], bool):
-            raise SandboxError(400, "starred must be true or false", "invalid")
-        return self._admin_call(
-            lambda: self.update(
-                email,
-                file_id,
-                name=payload.get("name"),
-                description=payload.get("description"),
-                starred=payload.get("starred"),
-                content=payload.get("content"),
-                at=self._at(payload),
-            )
-        )
-
-    def _admin_move(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        payload = self._payload(request)
-        if not isinstance(payload.get("parent"), str):
-            raise SandboxError(400, "parent is required", "invalid")
-        return self._admin_call(
-            lambda: self.move(email, file_id, payload["parent"], at=self._at(payload))
-        )
-
-    def _admin_trash(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        at = self._at(self._payload(request))
-        return self._admin_call(lambda: self.trash(email, file_id, at=at))
-
-    def _admin_untrash(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        at = self._at(self._payload(request))
-        return self._admin_call(lambda: self.untrash(email, file_id, at=at))
-
-    def _admin_delete(self, request: Request) -> Response:
-        email, file_id = unquote(request.params["email"]), unquote(request.params["id"])
-        return self._admin_call(lambda: self.delete(email, file_id) or {"deleted": file_id})
-
-
-def _at_json(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat()
-
-
-def _fields(given: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """Keyword arguments given as a mapping, with text such as ``starred=true`` typed."""
-    out: dict[str, Any] = {}
-    for key, value in (given or {}).items():
-        if key not in allowed:
-            raise ConfigError(f"unknown field {key!r}; use {', '.join(allowed)}")
-        if key == "starred" and isinstance(value, str):
-            if value.lower() not in ("true", "false"):
-                raise ConfigError(f"starred must be true or false, not {value!r}")
-            value = value.lower() == "true"
-        out[key] = value
-    return out
-
-
-class GoogleDriveSandboxClient(SandboxClient):
-    """The ``GoogleDriveSandbox`` Python API over HTTP, for a sandbox in another process."""
-
-    @staticmethod
-    def _account(email: str) -> str:
-        return f"/_sandbox/google_drive/accounts/{quote(email, safe='')}"
-
-    def _one(self, email: str, file_id: str) -> str:
-        return f"{self._account(email)}/files/{quote(file_id, safe='')}"
-
-    def add_account(
-        self,
-        email: str,
-        *,
-        refresh_token: str,
-        seed: int = 0,
-        files: int = 0,
-        folders: int = 0,
-        shared_drives: int = 0,
-        shared_drive_files: int = 0,
-    ) -> None:
-        self._call(
-            "POST",
-            "/_sandbox/google_drive/accounts",
-            {
-                "email": email,
-                "refresh_token": refresh_token,
-                "seed": seed,
-                "files": files,
-                "folders": folders,
-                "shared_drives": shared_drives,
-                "shared_drive_files": shared_drive_files,
-            },
-        )
-
-    def root_id(self, email: str) -> str:
-        return str(self._call("GET", self._account(email))["root_id"])
-
-    def drive_ids(self, email: str) -> list[str]:
-        return [str(d) for d in self._call("GET", self._account(email))["drives"]]
-
-    def add_shared_drive(self, email: str, name: str) -> str:
-        return str(self._call("POST", self._account(email) + "/drives", {"name": name})["id"])
-
-    def ids(
-        self,
-        email: str,
-        *,
-        trashed: bool = False,
-        folders_only: bool = False,
-        drive_id: str | None = None,
-        under: str | None = None,
-    ) -> list[str]:
-        query = [f"trashed={str(trashed).lower()}", f"folders_only={str(folders_only).lower()}"]
-        if drive_id is not None:
-            query.append(f"drive_id={quote(drive_id, safe='')}")
-        if under is not None:
-            query.append(f"under={quote(under, safe='')}")
-        path = f"{self._account(email)}/files?{'&'.join(query)}"
-        return [str(i) for i in self._call("GET", path)["ids"]]
-
-    def get(self, email: str, file_id: str) -> dict[str, Any]:
-        return dict(self._call("GET", self._one(email, file_id)))
-
-    def create(
-        self,
-        email: str,
-        name: str,
-        fields: Mapping[str, Any] | None = None,
-        *,
-        mime_type: str = "text/plain",
-        parent: str | None = None,
-        description: str | None = None,
-        content: str | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """``fields`` takes the keyword arguments as a mapping too (``syncs sandbox ... create
-        EMAIL NAME parent=ID``)."""
-        payload: dict[str, Any] = {
-            "name": name,
-            "mime_type": mime_type,
-            "parent": parent,
-            "description": description,
-            "content": content,
-            "at": _at_json(at),
-        }
-        payload.update(_fields(fields, ("mime_type", "parent", "description", "content", "at")))
-        return dict(self._call("POST", f"{self._account(email)}/files", payload))
-
-    def update(
-        self,
-        email: str,
-        file_id: str,
-        fields: Mapping[str, Any] | None = None,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        starred: bool | None = None,
-        content: str | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "name": name,
-            "description": description,
-            "starred": starred,
-            "content": content,
-            "at": _at_json(at),
-        }
-        payload.update(_fields(fields, ("name", "description", "starred", "content", "at")))
-        return dict(self._call("PATCH", self._one(email, file_id), payload))
-
-    def move(
-        self, email: str, file_id: str, parent: str, *, at: datetime | None = None
-    ) -> dict[str, Any]:
-        payload = {"parent": parent, "at": _at_json(at)}
-        return dict(self._call("POST", self._one(email, file_id) + "/move", payload))
-
-    def trash(self, email: str, file_id: str, *, at: datetime | None = None) -> dict[str, Any]:
-        return dict(self._call("POST", self._one(email, file_id) + "/trash", {"at": _at_json(at)}))
-
-    def untrash(self, email: str, file_id: str, *, at: datetime | None = None) -> dict[str, Any]:
-        path = self._one(email, file_id) + "/untrash"
-        return dict(self._call("POST", path, {"at": _at_json(at)}))
-
-    def delete(self, email: str, file_id: str) -> None:
-        self._call("DELETE", self._one(email, file_id))
-
-    def issue_access_token(self, email: str, *, lifetime: float | None = None) -> str:
-        path = self._account(email) + "/access_tokens"
-        return str(self._call("POST", path, {"lifetime": lifetime})["access_token"])
-
-    def expire_access_tokens(self, email: str) -> None:
-        self._call("POST", self._account(email) + "/access_tokens/expire")
-
-    def add_refresh_token(self, email: str, refresh_token: str) -> None:
-        path = self._account(email) + "/refresh_tokens"
-        self._call("POST", path, {"refresh_token": refresh_token})
-
-    def revoke_refresh_token(self, refresh_token: str) -> None:
-        path = f"/_sandbox/google_drive/refresh_tokens/{quote(refresh_token, safe='')}/revoke"
-        self._call("POST", path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sources.hubspot.sandbox.server import HubSpotSandbox
-from sources.sandbox.server import SandboxDemo
+from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 7), ("globex", 42))
@@ -23,7 +23,7 @@ class HubSpotDemo(SandboxDemo):
         refresh can notice.
         """
         token = account.credentials["access_token"]
-        box = self.sandbox
+        box = self.client
         self.step += 1
         done: list[str] = []
         contacts = box.ids(token, "contacts")
@@ -63,10 +63,11 @@ class HubSpotDemo(SandboxDemo):
 def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> HubSpotDemo:
     sandbox = HubSpotSandbox(port=port).start()
     demo = HubSpotDemo(sandbox)
+    box = demo.client
     for name, seed in CUSTOMERS:
         token = f"demo-token-{name}"
         scale = 1 if name == "acme" else 2
-        sandbox.add_account(
+        box.add_account(
             token,
             seed=seed,
             contacts=records * scale // 2,

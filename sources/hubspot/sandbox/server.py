@@ -7,10 +7,15 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
   milliseconds, and the ``createdate``/last-modified/``hs_object_id`` properties mirror them;
 * the list endpoint pages with an opaque ``after`` cursor and an absolute ``paging.next.link``;
   archived records are only listed with ``archived=true``;
+* the batch read takes up to 100 ids and answers 207 naming the ones it does not have;
 * the search endpoint pages by numeric offset, caps any query at 10,000 results (400 beyond it,
   no ``paging.next`` at it), has its own per-second limit and sends no rate-limit headers;
 * other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
   rolling limit, per account (private-app token).
+
+Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
+themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
+has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept).
 
 Accounts are seeded deterministically (``random.Random`` on the seed, timestamps relative to a
 fixed epoch), so the same seed gives identical data on every run.
@@ -19,24 +24,25 @@ fixed epoch), so the same seed gives identical data on every run.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
-import threading
 import time
 import uuid
 from bisect import bisect_left, insort
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import urlencode
 
+from sources.sandbox.auth import bearer_token
+from sources.sandbox.limits import DailyQuota, RollingWindow
+from sources.sandbox.operations import admin_operation
 from sources.sandbox.server import (
+    Fault,
     Request,
     Response,
-    SandboxClient,
     SandboxError,
     SandboxServer,
     iter_query_list,
@@ -45,6 +51,7 @@ from sources.sandbox.server import (
 )
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
+PAGE_FAULTS = ("no_next", "null_results")
 OBJECT_ALIASES = {
     "contacts": "contacts",
     "contact": "contacts",
@@ -149,6 +156,9 @@ AUTH_MESSAGE = (
 )
 RATE_INTERVAL_MS = 10_000
 MAX_LIST_LIMIT = 100
+MAX_BATCH_INPUTS = 100
+BATCH_READ_FIELDS = frozenset({"inputs", "properties", "propertiesWithHistory", "idProperty"})
+OBJECT_LABELS = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
 MAX_SEARCH_LIMIT = 200
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
@@ -249,10 +259,11 @@ class _Account:
         default_factory=lambda: {t: set() for t in OBJECT_TYPES}
     )
     version: int = 0
-    ten_second_window: deque[float] = field(default_factory=deque)
-    search_window: deque[float] = field(default_factory=deque)
-    daily_count: int = 0
-    daily_day: int = -1
+    ten_second_window: RollingWindow = field(
+        default_factory=lambda: RollingWindow(RATE_INTERVAL_MS / 1000)
+    )
+    search_window: RollingWindow = field(default_factory=lambda: RollingWindow(1.0))
+    daily: DailyQuota = field(default_factory=DailyQuota)
 
     def known_properties(self, object_type: str) -> set[str]:
         return set(PROPERTIES[object_type]) | self.custom_properties[object_type]
@@ -413,7 +424,7 @@ def _seed_deals(
     return rows
 
 
-class HubSpotSandbox(SandboxServer):
+class HubSpotSandbox(SandboxServer[_Account]):
     """HubSpot CRM v3 (``/crm/v3/objects/...``) on 127.0.0.1, one account per token.
 
     ``rate_limit_per_10s`` (None disables) is the per-account ten-second rolling limit of the
@@ -422,10 +433,8 @@ class HubSpotSandbox(SandboxServer):
     (None disables) the per-account daily allowance.
     """
 
-    not_found_category = "OBJECT_NOT_FOUND"
-    bad_request_category = "VALIDATION_ERROR"
-
     name = "hubspot"
+    account_kind = "account token"
     rate_limit_message = "You have reached your ten_secondly_rolling limit."
     rate_limit_category = "TEN_SECONDLY_ROLLING"
 
@@ -444,24 +453,13 @@ class HubSpotSandbox(SandboxServer):
         self.search_rate_per_second = search_rate_per_second
         self.search_cap = search_cap
         self.daily_limit = daily_limit
-        self._data = threading.RLock()
-        self._rate = threading.Lock()
-        self._accounts: dict[str, _Account] = {}
         self._search_cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
+        self._page_faults: list[Fault] = []
         obj = r"/crm/v3/objects/(?P<object>[^/]+)"
-        self.route("GET", obj, self._api(self._list))
-        self.route("POST", obj + r"/search", self._api(self._search, search=True))
-        self.route("GET", obj + r"/(?P<id>[^/]+)", self._api(self._get_one))
-        admin = r"/_sandbox/hubspot"
-        target = admin + r"/(?P<token>[^/]+)/(?P<object>[^/]+)"
-        self.route("POST", admin + r"/accounts", self._admin_add_account)
-        self.route("GET", target, self._admin_ids)
-        self.route("POST", target, self._admin_create)
-        self.route("GET", target + r"/(?P<id>\d+)", self._admin_get)
-        self.route("PATCH", target + r"/(?P<id>\d+)", self._admin_update)
-        self.route("DELETE", target + r"/(?P<id>\d+)", self._admin_archive)
-        self.route("POST", target + r"/(?P<id>\d+)/restore", self._admin_restore)
-        self.route("POST", target + r"/(?P<id>\d+)/erase", self._admin_erase)
+        self.api("GET", obj, self._list)
+        self.api("POST", obj + r"/search", self._search, limit="search")
+        self.api("POST", obj + r"/batch/read", self._batch_read)
+        self.api("GET", obj + r"/(?P<id>[^/]+)", self._get_one)
 
     # errors
 
@@ -492,8 +490,43 @@ class HubSpotSandbox(SandboxServer):
             "X-HubSpot-RateLimit-Remaining": "0",
         }
 
-    # accounts and records (Python API)
+    # page faults
 
+    @admin_operation
+    def inject_page_fault(
+        self, kind: str, *, count: int = 1, path_prefix: str | None = None
+    ) -> None:
+        """Make the next ``count`` list or search pages under ``path_prefix`` contradict
+        themselves: ``no_next`` (no ``paging.next`` though more follow) or ``null_results``
+        (``"results": null``)."""
+        if kind not in PAGE_FAULTS:
+            raise ValueError(f"unknown page fault {kind!r}; expected one of {PAGE_FAULTS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._page_faults.append(Fault(kind, int(count), path_prefix=path_prefix))
+
+    def _page_fault(self, request: Request, has_next: bool) -> str | None:
+        """The page fault this answer takes, if any (``no_next`` only where a next page is)."""
+        with self._lock:
+            for index, fault in enumerate(self._page_faults):
+                if fault.matches(request.path) and (fault.kind != "no_next" or has_next):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        del self._page_faults[index]
+                    return fault.kind
+        return None
+
+    def _page_body(self, request: Request, results: bytes, paging: dict[str, Any] | None) -> bytes:
+        fault = self._page_fault(request, paging is not None)
+        body = b'{"results":' + (b"null" if fault == "null_results" else b"[" + results + b"]")
+        if paging is not None and fault != "no_next":
+            body += b',"paging":' + json_bytes(paging)
+        return body
+
+    # accounts and records (admin operations)
+
+    @admin_operation
     def add_account(
         self,
         token: str,
@@ -519,15 +552,13 @@ class HubSpotSandbox(SandboxServer):
             for props, (created, updated) in zip(rows, times, strict=True):
                 record = self._new_record(object_type, store, props, created)
                 self._touch(object_type, record, updated)
-        with self._data:
-            if token in self._accounts:
-                raise ValueError(f"account {token!r} already exists")
-            self._accounts[token] = account
+        self.accounts.add(token, account)
 
+    @admin_operation
     def tokens(self) -> list[str]:
-        with self._data:
-            return list(self._accounts)
+        return self.accounts.keys()
 
+    @admin_operation
     def create(
         self,
         token: str,
@@ -545,6 +576,7 @@ class HubSpotSandbox(SandboxServer):
             account.version += 1
             return self._render(record, None, object_type, all_properties=True)
 
+    @admin_operation
     def update(
         self,
         token: str,
@@ -567,6 +599,7 @@ class HubSpotSandbox(SandboxServer):
             account.version += 1
             return self._render(record, None, object_type, all_properties=True)
 
+    @admin_operation
     def archive(
         self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
     ) -> dict[str, Any]:
@@ -577,6 +610,7 @@ class HubSpotSandbox(SandboxServer):
             record = self._record(store, record_id, archived=False)
             return self._set_archived(account, object_type, store, record, when)
 
+    @admin_operation
     def restore(
         self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
     ) -> dict[str, Any]:
@@ -608,6 +642,7 @@ class HubSpotSandbox(SandboxServer):
         account.version += 1
         return self._render(record, None, object_type, all_properties=True)
 
+    @admin_operation
     def erase(self, token: str, object_type: str, record_id: str | int) -> None:
         """Delete a record (live or archived) for good, as a GDPR delete does: no trace is left."""
         with self._data:
@@ -618,6 +653,7 @@ class HubSpotSandbox(SandboxServer):
             del store.records[record.id]
             account.version += 1
 
+    @admin_operation
     def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
         """A record (live or archived) with all its properties; KeyError if unknown."""
         with self._data:
@@ -625,23 +661,15 @@ class HubSpotSandbox(SandboxServer):
             record = self._record(store, record_id, archived=None)
             return self._render(record, None, object_type, all_properties=True)
 
+    @admin_operation
     def ids(self, token: str, object_type: str, archived: bool = False) -> list[str]:
         """Ids of the live (or archived) records, ascending."""
         with self._data:
             _, _, store = self._locate(token, object_type)
             return [str(i) for i in (store.archived if archived else store.active)]
 
-    def reset_rate_limits(self) -> None:
-        with self._rate:
-            for account in self._accounts.values():
-                account.ten_second_window.clear()
-                account.search_window.clear()
-                account.daily_count = 0
-
     def _locate(self, token: str, object_type: str) -> tuple[_Account, str, _Store]:
-        account = self._accounts.get(token)
-        if account is None:
-            raise KeyError(f"unknown account token {token!r}")
+        account = self.accounts[token]
         canonical = OBJECT_ALIASES.get(object_type)
         if canonical is None:
             raise KeyError(f"unknown object type {object_type!r}")
@@ -727,84 +755,53 @@ class HubSpotSandbox(SandboxServer):
             out["archivedAt"] = iso_ms(record.archived_ms)
         return out
 
-    # API plumbing: authentication, rate limits, headers
+    # provider hooks: authentication, rate limits
 
-    def _api(
-        self, handler: Callable[[Request, _Account], Response], *, search: bool = False
-    ) -> Callable[[Request], Response]:
-        def wrapped(request: Request) -> Response:
-            account = self._authenticate(request)
-            headers = self._charge(account, search=search)
-            try:
-                response = handler(request, account)
-            except SandboxError as exc:
-                exc.headers = {**headers, **exc.headers}
-                raise
-            response.headers = {**headers, **response.headers}
-            return response
-
-        return wrapped
-
-    def _authenticate(self, request: Request) -> _Account:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        account = self._accounts.get(token.strip()) if scheme.lower() == "bearer" else None
+    def authenticate(self, request: Request) -> _Account:
+        account = self.accounts.get(bearer_token(request))
         if account is None:
             raise SandboxError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
         return account
 
-    def _charge(self, account: _Account, *, search: bool) -> dict[str, str]:
-        """Count one request against the account's limits; the rate-limit headers to send."""
-        now = time.monotonic()
-        with self._rate:
-            today = int(time.time() // 86_400)
-            if account.daily_day != today:
-                account.daily_day, account.daily_count = today, 0
-            if self.daily_limit is not None and account.daily_count >= self.daily_limit:
-                retry = max(1, math.ceil((today + 1) * 86_400 - time.time()))
+    def charge(self, request: Request, account: _Account | None, limit: str) -> dict[str, str]:
+        """The daily allowance, then the search endpoints' per-second limit (no headers) or
+        the others' ten-second rolling limit, with HubSpot's headers."""
+        assert account is not None
+        retry = account.daily.check(self.daily_limit)
+        if retry:
+            raise SandboxError(
+                429,
+                "You have reached your daily limit.",
+                "DAILY",
+                {"Retry-After": str(retry), **self._daily_headers(account)},
+            )
+        headers: dict[str, str] = {}
+        if limit == "search":
+            if account.search_window.take(self.search_rate_per_second):
+                raise SandboxError(
+                    429, "You have reached your secondly limit.", "SECONDLY", {"Retry-After": "1"}
+                )
+            account.daily.add()
+            return headers
+        per_10s = self.rate_limit_per_10s
+        if per_10s is not None:
+            retry = account.ten_second_window.take(per_10s)
+            if retry:
                 raise SandboxError(
                     429,
-                    "You have reached your daily limit.",
-                    "DAILY",
-                    {"Retry-After": str(retry), **self._daily_headers(account)},
+                    self.rate_limit_message,
+                    self.rate_limit_category,
+                    {
+                        "Retry-After": str(retry),
+                        **self._interval_headers(per_10s, 0),
+                        **self._daily_headers(account),
+                    },
                 )
-            if search:
-                window = account.search_window
-                if self.search_rate_per_second is not None:
-                    while window and window[0] <= now - 1.0:
-                        window.popleft()
-                    if len(window) >= self.search_rate_per_second:
-                        raise SandboxError(
-                            429,
-                            "You have reached your secondly limit.",
-                            "SECONDLY",
-                            {"Retry-After": "1"},
-                        )
-                    window.append(now)
-                account.daily_count += 1
-                return {}
-            headers: dict[str, str] = {}
-            limit = self.rate_limit_per_10s
-            if limit is not None:
-                window = account.ten_second_window
-                while window and window[0] <= now - RATE_INTERVAL_MS / 1000:
-                    window.popleft()
-                if len(window) >= limit:
-                    retry = max(1, math.ceil(window[0] + RATE_INTERVAL_MS / 1000 - now))
-                    raise SandboxError(
-                        429,
-                        self.rate_limit_message,
-                        self.rate_limit_category,
-                        {
-                            "Retry-After": str(retry),
-                            **self._interval_headers(limit, 0),
-                            **self._daily_headers(account),
-                        },
-                    )
-                window.append(now)
-                headers.update(self._interval_headers(limit, limit - len(window)))
-            account.daily_count += 1
-            headers.update(self._daily_headers(account))
-            return headers
+            remaining = per_10s - account.ten_second_window.used
+            headers.update(self._interval_headers(per_10s, remaining))
+        account.daily.add()
+        headers.update(self._daily_headers(account))
+        return headers
 
     @staticmethod
     def _interval_headers(limit: int, remaining: int) -> dict[str, str]:
@@ -820,7 +817,7 @@ class HubSpotSandbox(SandboxServer):
         return {
             "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
             "X-HubSpot-RateLimit-Daily-Remaining": str(
-                max(self.daily_limit - account.daily_count, 0)
+                max(self.daily_limit - account.daily.used, 0)
             ),
         }
 
@@ -857,14 +854,14 @@ class HubSpotSandbox(SandboxServer):
             page = ids[start : start + limit]
             more = start + limit < len(ids)
             results = self._rendered(store, page, names, object_type)
-        body = b'{"results":[' + results + b"]"
+        paging = None
         if more:
             cursor = str(page[-1] + 1)
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
             query.append(("after", cursor))
             link = f"{self.base_url}{request.path}?{urlencode(query)}"
-            body += b',"paging":' + json_bytes({"next": {"after": cursor, "link": link}})
-        return Response(200, body + b"}")
+            paging = {"next": {"after": cursor, "link": link}}
+        return Response(200, self._page_body(request, results, paging) + b"}")
 
     # GET /crm/v3/objects/{object}/{id}
 
@@ -878,6 +875,78 @@ class HubSpotSandbox(SandboxServer):
             except KeyError:
                 raise SandboxError(404, "resource not found", "OBJECT_NOT_FOUND") from None
             return json_response(self._render(record, names, object_type))
+
+    # POST /crm/v3/objects/{object}/batch/read
+
+    def _batch_read(self, request: Request, account: _Account) -> Response:
+        """Objects by id (``inputs``, at most 100). Ids it does not have — unknown, or
+        archived unless ``archived=true`` — are left out of ``results`` and named in an
+        ``OBJECT_NOT_FOUND`` error, and the answer is 207 Multi-Status."""
+        object_type, store = self._object_store(account, request.params["object"])
+        unknown = sorted(set(request.query) - {"archived"})
+        if unknown:
+            raise SandboxError(
+                400, f"query parameter {unknown[0]!r} is not simulated", "VALIDATION_ERROR"
+            )
+        archived = _bool_param(request.arg("archived"), "archived")
+        body = request.json()
+        if not isinstance(body, dict):
+            raise SandboxError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
+        extra = sorted(set(body) - BATCH_READ_FIELDS)
+        if extra:
+            raise SandboxError(400, f"Unrecognized field {extra[0]!r}", "VALIDATION_ERROR")
+        for name in ("propertiesWithHistory", "idProperty"):
+            if body.get(name):
+                raise SandboxError(400, f"{name} is not simulated", "VALIDATION_ERROR")
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("id"), str) for i in inputs
+        ):
+            raise SandboxError(
+                400, "inputs must be a list of objects with a string id", "VALIDATION_ERROR"
+            )
+        if len(inputs) > MAX_BATCH_INPUTS:
+            raise SandboxError(
+                400,
+                f"The maximum number of inputs supported in a batch request is {MAX_BATCH_INPUTS}.",
+                "VALIDATION_ERROR",
+            )
+        requested = body.get("properties")
+        if requested is not None and not (
+            isinstance(requested, list) and all(isinstance(p, str) for p in requested)
+        ):
+            raise SandboxError(400, "properties must be a list of strings", "VALIDATION_ERROR")
+        names = self._selected(account, object_type, requested)
+        started = iso_ms(_now_ms())
+        results: list[dict[str, Any]] = []
+        missing: list[str] = []
+        with self._data:
+            for record_id in dict.fromkeys(i["id"] for i in inputs):
+                try:
+                    record = self._record(store, record_id, archived=archived)
+                except KeyError:
+                    missing.append(record_id)
+                    continue
+                results.append(self._render(record, names, object_type))
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms(_now_ms()),
+        }
+        if not missing:
+            return json_response(answer)
+        answer["numErrors"] = 1
+        answer["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": f"Could not get some {OBJECT_LABELS[object_type]} objects, they may "
+                "be deleted or not exist. Check that ids are valid.",
+                "context": {"ids": missing},
+            }
+        ]
+        return json_response(answer, 207)
 
     # POST /crm/v3/objects/{object}/search
 
@@ -938,10 +1007,9 @@ class HubSpotSandbox(SandboxServer):
             total = len(matches)
             end = min(after + limit, total, self.search_cap)
             results = self._rendered(store, matches[after:end], names, object_type)
-        body = b'{"total":' + str(total).encode() + b',"results":[' + results + b"]"
-        if end < total and end < self.search_cap:
-            body += b',"paging":' + json_bytes({"next": {"after": str(end)}})
-        return Response(200, body + b"}")
+        paging = {"next": {"after": str(end)}} if end < total and end < self.search_cap else None
+        page = self._page_body(request, results, paging)
+        return Response(200, b'{"total":' + str(total).encode() + b"," + page[1:] + b"}")
 
     def _forget_stale_searches(self, account: _Account, object_type: str) -> None:
         """Drop the cached answers of this account's earlier versions, which no search
@@ -954,70 +1022,6 @@ class HubSpotSandbox(SandboxServer):
         ]
         for key in stale:
             del self._search_cache[key]
-
-    # admin endpoints
-
-    def _admin_add_account(self, request: Request) -> Response:
-        payload = _object_payload(request)
-        try:
-            token = str(payload["token"])
-            counts = {k: int(payload.get(k, 0)) for k in ("contacts", "companies", "deals")}
-            self.add_account(token, seed=int(payload.get("seed", 0)), **counts)
-        except KeyError:
-            raise SandboxError(400, "token is required", "VALIDATION_ERROR") from None
-        except ValueError as exc:
-            status = 409 if "already exists" in str(exc) else 400
-            raise SandboxError(status, str(exc), "VALIDATION_ERROR") from None
-        return json_response({"token": token, **counts}, 201)
-
-    def _admin_target(self, request: Request) -> tuple[str, str]:
-        return unquote(request.params["token"]), request.params["object"]
-
-    def _admin_ids(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        archived = _bool_param(request.arg("archived"), "archived")
-        return self._admin_call(lambda: {"ids": self.ids(token, object_type, archived)})
-
-    def _admin_get(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        return self._admin_call(lambda: self.get(token, object_type, request.params["id"]))
-
-    def _admin_create(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        properties, at = _properties_and_at(request)
-        return self._admin_call(
-            lambda: self.create(token, object_type, properties, at=at), status=201
-        )
-
-    def _admin_update(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        properties, at = _properties_and_at(request)
-        record_id = request.params["id"]
-        return self._admin_call(
-            lambda: self.update(token, object_type, record_id, properties, at=at)
-        )
-
-    def _admin_archive(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        _, at = _properties_and_at(request, required=False)
-        record_id = request.params["id"]
-        return self._admin_call(lambda: self.archive(token, object_type, record_id, at=at))
-
-    def _admin_restore(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        _, at = _properties_and_at(request, required=False)
-        record_id = request.params["id"]
-        return self._admin_call(lambda: self.restore(token, object_type, record_id, at=at))
-
-    def _admin_erase(self, request: Request) -> Response:
-        token, object_type = self._admin_target(request)
-        record_id = request.params["id"]
-
-        def erase() -> dict[str, Any]:
-            self.erase(token, object_type, record_id)
-            return {"erased": record_id}
-
-        return self._admin_call(erase)
 
 
 # request parsing
@@ -1044,32 +1048,6 @@ def _bool_param(value: str | None, name: str) -> bool:
     if lowered not in ("true", "false"):
         raise SandboxError(400, f"Invalid {name}: {value!r}", "VALIDATION_ERROR")
     return lowered == "true"
-
-
-def _object_payload(request: Request) -> dict[str, Any]:
-    payload = request.json()
-    if payload is None:
-        return {}
-    if not isinstance(payload, dict):
-        raise SandboxError(400, "body must be a JSON object", "VALIDATION_ERROR")
-    return payload
-
-
-def _properties_and_at(
-    request: Request, *, required: bool = True
-) -> tuple[dict[str, Any], datetime | None]:
-    payload = _object_payload(request)
-    properties = payload.get("properties", {} if not required else None)
-    if not isinstance(properties, dict):
-        raise SandboxError(400, "properties must be a JSON object", "VALIDATION_ERROR")
-    at_value = payload.get("at")
-    at = None
-    if at_value is not None:
-        ms = parse_time(at_value)
-        if ms is None:
-            raise SandboxError(400, f"Invalid at: {at_value!r}", "VALIDATION_ERROR")
-        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    return properties, at
 
 
 # search evaluation
@@ -1349,81 +1327,3 @@ def _matching_ids(
         present.sort(key=lambda kr: kr[0], reverse=descending)
         records = [r for _, r in present] + [r for k, r in keyed if k is None]
     return [r.id for r in records]
-
-
-# remote driving
-
-
-def _at_json(at: datetime | None) -> str | None:
-    return None if at is None else iso_ms(to_ms(at))
-
-
-class HubSpotSandboxClient(SandboxClient):
-    """The ``HubSpotSandbox`` Python API over HTTP, for a sandbox in another process."""
-
-    def _target(self, token: str, object_type: str, record_id: str | int | None = None) -> str:
-        path = f"/_sandbox/hubspot/{quote(token, safe='')}/{quote(object_type, safe='')}"
-        return path if record_id is None else f"{path}/{quote(str(record_id), safe='')}"
-
-    def add_account(
-        self,
-        token: str,
-        *,
-        seed: int = 0,
-        contacts: int = 0,
-        companies: int = 0,
-        deals: int = 0,
-    ) -> None:
-        payload = {
-            "token": token,
-            "seed": seed,
-            "contacts": contacts,
-            "companies": companies,
-            "deals": deals,
-        }
-        self._call("POST", "/_sandbox/hubspot/accounts", payload)
-
-    def create(
-        self,
-        token: str,
-        object_type: str,
-        properties: dict[str, Any],
-        *,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        payload = {"properties": properties, "at": _at_json(at)}
-        return dict(self._call("POST", self._target(token, object_type), payload))
-
-    def update(
-        self,
-        token: str,
-        object_type: str,
-        record_id: str | int,
-        properties: dict[str, Any],
-        *,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        payload = {"properties": properties, "at": _at_json(at)}
-        return dict(self._call("PATCH", self._target(token, object_type, record_id), payload))
-
-    def archive(
-        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
-    ) -> dict[str, Any]:
-        target = self._target(token, object_type, record_id)
-        return dict(self._call("DELETE", target, {"at": _at_json(at)}))
-
-    def restore(
-        self, token: str, object_type: str, record_id: str | int, *, at: datetime | None = None
-    ) -> dict[str, Any]:
-        target = self._target(token, object_type, record_id) + "/restore"
-        return dict(self._call("POST", target, {"at": _at_json(at)}))
-
-    def erase(self, token: str, object_type: str, record_id: str | int) -> None:
-        self._call("POST", self._target(token, object_type, record_id) + "/erase")
-
-    def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
-        return dict(self._call("GET", self._target(token, object_type, record_id)))
-
-    def ids(self, token: str, object_type: str, archived: bool = False) -> list[str]:
-        path = self._target(token, object_type) + ("?archived=true" if archived else "")
-        return [str(i) for i in self._call("GET", path)["ids"]]
