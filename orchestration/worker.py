@@ -64,6 +64,8 @@ WORKER_TAG = "syncs/worker"
 WORKER_SENSOR = "sync_workers"
 SENSOR_INTERVAL_SECONDS = 10
 RENEW_EVERY_SECONDS = 30.0
+WRITER_LINGER_SECONDS = 0.5
+"""The warehouse connection stays open this long after a commit for the next sync's."""
 IN_PROGRESS = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -112,7 +114,7 @@ class Worker:
     def __post_init__(self) -> None:
         self.schedule = Schedule(self.home)
         self.connections = Connections(self.home)
-        self.runner = sync_runner(self.home)
+        self.runner = sync_runner(self.home, linger=WRITER_LINGER_SECONDS)
         self._last_renewal = time.monotonic()
 
     def run(self, keep_going: Callable[[], bool]) -> int:
@@ -126,6 +128,7 @@ class Worker:
             while self.running:
                 done += self._collect(timeout=self.poll_seconds)
                 self._renew()
+        self.runner.writer.close()
         return done
 
     def _start_due(self, pool: ThreadPoolExecutor) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from pipelines.engine.results import SyncResult
 from pipelines.engine.sync import SyncRunner
+from pipelines.engine.writer import Writer
 from pipelines.home import Home
 from pipelines.notify.outbox import notifier
 from pipelines.store.connections import Connections
@@ -49,6 +50,8 @@ def after_each_run(home: Home) -> Callable[[SyncResult], None]:
     return after
 
 
-def sync_runner(home: Home | None = None) -> SyncRunner:
+def sync_runner(home: Home | None = None, *, linger: float = 0.0) -> SyncRunner:
+    """``linger``: how long the warehouse connection stays open after a commit for the
+    next one (``pipelines.engine.writer``); a process syncing many connections sets it."""
     home = home or Home.from_env()
-    return SyncRunner(home, on_result=after_each_run(home))
+    return SyncRunner(home, on_result=after_each_run(home), writer=Writer(home, linger=linger))

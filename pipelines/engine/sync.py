@@ -5,9 +5,10 @@
 1. The connection's config is validated and its credentials decrypted.
 2. The cursors and the records due again are read (``pipelines.engine.state``; briefly,
    read-only), and each model's cursor is opened as its declaration says.
-3. dlt extracts page by page and normalizes to Parquet, holding no warehouse lock.
-4. Under the exclusive warehouse lock, dlt loads the run's rows as Parquet files to the
-   connection's landing folder (``pipelines.engine.landing``), and one transaction reads them in
+3. dlt extracts page by page, normalizes to Parquet and loads the run's rows to the
+   connection's landing folder (``pipelines.engine.landing``), holding no warehouse lock.
+4. In the writer's session (``pipelines.engine.writer``: the exclusive warehouse lock and
+   a read-write connection), one transaction (``pipelines.engine.commit``) reads them in
    place, compares them with the record tables, writes change events, record metadata,
    rejected records and the ids due again, the request log, the run's row and the new
    cursors. A failure anywhere before the commit leaves data, cursor and snapshot as they
@@ -26,47 +27,40 @@ makes that impossible.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
 
 import dlt
-import duckdb
-import pyarrow as pa
 from dlt.common.storages import LoadStorage, LoadStorageConfiguration
 
-from pipelines.engine.compare import apply_snapshot
+from pipelines.engine.bookkeeping import store_requests, store_run
+from pipelines.engine.commit import Commit, Landed, commit
 from pipelines.engine.disk import out_of_disk
 from pipelines.engine.landing import Landing, destination, landing_dataset, legacy_names, run_name
 from pipelines.engine.results import SyncResult
 from pipelines.engine.run_lock import RunLock
-from pipelines.engine.state import read_state, store_cursors, store_due
+from pipelines.engine.state import read_state
 from pipelines.engine.warehouse import (
     WAIT_SECONDS,
-    ensure_platform_tables,
-    open_duckdb,
     quote,
     table_exists,
-    warehouse_lock,
     write_connection,
 )
+from pipelines.engine.writer import Writer
 from pipelines.home import Home
 from pipelines.store.connections import Connection, Connections
 from sources.cursors import open_cursors
 from sources.errors import ConfigError, SyncsError, WarehouseBusyError
-from sources.http import RequestLog, RequestRecord
-from sources.records import REJECTED_TABLE, RUN_ID, TOMBSTONES_TABLE
+from sources.http import RequestLog
+from sources.records import REJECTED_TABLE, TOMBSTONES_TABLE
 from sources.source import build_source
 from sources.spec import ExtractContext, IntegrationSpec, Progress, SyncMode, SyncSpec
 
-REQUEST_COLUMNS = [f.name for f in fields(RequestRecord)]
 log = logging.getLogger(__name__)
 
 
@@ -130,10 +124,12 @@ class SyncRunner:
         home: Home | None = None,
         *,
         on_result: Callable[[SyncResult], None] | None = None,
+        writer: Writer | None = None,
     ) -> None:
         self.home = home or Home.from_env()
         self.connections = Connections(self.home)
         self.on_result = on_result
+        self.writer = writer or Writer(self.home)
 
     def run(
         self,
@@ -239,92 +235,27 @@ class SyncRunner:
             pipeline.normalize()
             result.timings["normalize"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            with warehouse_lock(self.home, exclusive=True):
-                result.timings["lock_wait"] = time.perf_counter() - clock
-                clock = time.perf_counter()
-                landing.drop()
-                pipeline.load()
-                result.timings["load"] = time.perf_counter() - clock
-                clock = time.perf_counter()
-                con = open_duckdb(self.home, read_only=False)
-                in_transaction = False
-                try:
-                    ensure_platform_tables(con)
-                    con.execute("BEGIN TRANSACTION")
-                    in_transaction = True
-                    # Warehouses from before the landing moved out kept it as a schema.
-                    legacy = legacy_names(spec.name, connection.connection_id, sync.name)[1]
-                    con.execute(f"DROP SCHEMA IF EXISTS {quote(legacy)} CASCADE")
-                    now = datetime.now(UTC)
-                    rejected = landing.relation(REJECTED_TABLE)
-                    tombstones = landing.relation(TOMBSTONES_TABLE)
-                    for model_name in sync.models:
-                        model = spec.model(model_name)
-                        fresh = landing.relation(model_name)
-                        full_listing = ctx.cursor(model_name).full_listing
-                        result.models[model_name] = apply_snapshot(
-                            con,
-                            integration=spec.name,
-                            sync=sync.name,
-                            model=model,
-                            connection_id=connection.connection_id,
-                            run_id=run_id,
-                            fresh=fresh,
-                            tombstones=tombstones,
-                            full_listing=full_listing,
-                            now=now,
-                            timings=result.timings,
-                            max_deletions=connection.max_deletions or sync.max_deletions,
-                            confirm_deletions=confirm_deletions,
-                            rejected=rejected,
-                        )
-                        store_due(
-                            con,
-                            connection_id=connection.connection_id,
-                            integration=spec.name,
-                            sync=sync.name,
-                            model=model,
-                            run_id=run_id,
-                            fresh=fresh,
-                            tombstones=tombstones,
-                            rejected=rejected,
-                            full_listing=full_listing,
-                            now=now,
-                        )
-                    result.timings["bookkeeping"] = (
-                        time.perf_counter()
-                        - clock
-                        - result.timings.get("compare", 0.0)
-                        - result.timings.get("apply", 0.0)
-                    )
-                    self._store_rejected(con, result, landing)
-                    store_cursors(
-                        con,
-                        connection_id=connection.connection_id,
-                        integration=spec.name,
-                        sync=sync.name,
-                        run_id=run_id,
-                        cursors=ctx.cursors,
-                        landed={m: landing.relation(m) for m in sync.models},
-                        started=started,
-                        now=now,
-                    )
-                    result.finished_at = datetime.now(UTC)
-                    result.api_requests = len(request_log)
-                    self._store_requests(con, result, request_log)
-                    self._store_run(con, result)
-                    con.execute("COMMIT")
-                except BaseException:
-                    # A failed statement may have ended the transaction (DuckDB then
-                    # answers ROLLBACK with "no transaction is active"): the error to
-                    # report is what failed, not the cleanup after it.
-                    if in_transaction:
-                        with contextlib.suppress(duckdb.Error):
-                            con.execute("ROLLBACK")
-                    raise
-                finally:
-                    with contextlib.suppress(duckdb.Error):
-                        con.close()
+            landing.drop()
+            pipeline.load()
+            result.timings["load"] = time.perf_counter() - clock
+            job = Commit(
+                spec=spec,
+                sync=sync,
+                result=result,
+                landed=Landed(
+                    models={m: landing.relation(m) for m in sync.models},
+                    tombstones=landing.relation(TOMBSTONES_TABLE),
+                    rejected=landing.relation(REJECTED_TABLE),
+                ),
+                full_listing={m: ctx.cursor(m).full_listing for m in sync.models},
+                request_log=request_log,
+                max_deletions=connection.max_deletions or sync.max_deletions,
+                confirm_deletions=confirm_deletions,
+                cursors=ctx.cursors,
+                # Warehouses from before the landing moved out kept it as a schema.
+                drop_schema=legacy_names(spec.name, connection.connection_id, sync.name)[1],
+            )
+            self._commit(job)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt | SystemExit):
                 _release(run_lock, lock)
@@ -376,115 +307,15 @@ class SyncRunner:
         if self.on_result is not None:
             self.on_result(result)
 
-    def _store_rejected(self, con: Any, result: SyncResult, landing: Landing) -> None:
-        for model in result.models.values():
-            model.rejected = 0
-        rejected = landing.relation(REJECTED_TABLE)
-        if rejected is None:
-            return
-        con.execute(
-            f"""
-            INSERT INTO syncs.rejected_records
-            SELECT ?, ?, ?, model, record_id, reason, payload, ?
-            FROM {rejected} WHERE {quote(RUN_ID)} = ?
-            """,
-            [
-                result.run_id,
-                result.connection_id,
-                result.integration,
-                result.finished_at,
-                result.run_id,
-            ],
-        )
-        for model, count in con.execute(
-            f"SELECT model, count(*) FROM {rejected} WHERE {quote(RUN_ID)} = ? GROUP BY 1",
-            [result.run_id],
-        ).fetchall():
-            if model in result.models:
-                result.models[model].rejected = count
-
-    def _store_requests(self, con: Any, result: SyncResult, log: RequestLog) -> None:
-        if not log.records:
-            return
-        table = pa.table(
-            {name: [getattr(r, name) for r in log.records] for name in REQUEST_COLUMNS}
-        )
-        con.register("_requests", table)
-        try:
-            con.execute(
-                """
-                INSERT INTO syncs.api_requests
-                SELECT ?, ?, ?, method, url, status, duration_ms, attempt, waited_ms, error,
-                       requested_at
-                FROM _requests
-                """,
-                [result.run_id, result.connection_id, result.integration],
-            )
-        finally:
-            con.unregister("_requests")
-
-    def _store_run(self, con: Any, result: SyncResult) -> None:
-        cursors = [c for m in result.models.values() for c in (m.first_cursor, m.last_cursor) if c]
-        con.execute(
-            """
-            INSERT INTO syncs.sync_runs (run_id, connection_id, integration, sync, mode,
-                sync_type, started_at, finished_at, status, suspicious, note, added, updated,
-                deleted, unchanged, rejected, api_requests, first_cursor, last_cursor,
-                error_type, error, deletions_held)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                result.run_id,
-                result.connection_id,
-                result.integration,
-                result.sync,
-                result.mode,
-                result.sync_type,
-                result.started_at,
-                result.finished_at,
-                result.status,
-                result.suspicious,
-                result.note,
-                result.total("added"),
-                result.total("updated"),
-                result.total("deleted"),
-                result.total("unchanged"),
-                result.total("rejected"),
-                result.api_requests,
-                min(cursors) if cursors else None,
-                max(cursors) if cursors else None,
-                result.error_type,
-                result.error,
-                result.total("deletions_held"),
-            ],
-        )
-        for m in result.models.values():
-            con.execute(
-                """
-                INSERT INTO syncs.sync_run_models (run_id, connection_id, integration, model,
-                    added, updated, deleted, unchanged, rejected, fetched, rows_total,
-                    suspicious, first_cursor, last_cursor, deletions_held, note)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    result.run_id,
-                    result.connection_id,
-                    result.integration,
-                    m.model,
-                    m.added,
-                    m.updated,
-                    m.deleted,
-                    m.unchanged,
-                    m.rejected,
-                    m.fetched,
-                    m.rows_total,
-                    m.suspicious,
-                    m.first_cursor,
-                    m.last_cursor,
-                    m.deletions_held,
-                    m.note,
-                ],
-            )
+    def _commit(self, job: Commit) -> None:
+        """``job``'s transaction in the writer's session; the time waited for the session
+        and held in it go to the run's timings."""
+        clock = time.perf_counter()
+        with self.writer.session() as con:
+            held = time.perf_counter()
+            job.result.timings["lock_wait"] = held - clock
+            commit(con, job)
+            job.result.timings["lock_held"] = time.perf_counter() - held
 
     def _record_failure(
         self, result: SyncResult, log: RequestLog, cause: BaseException
@@ -498,8 +329,8 @@ class SyncRunner:
         try:
             with write_connection(self.home, wait=wait) as con:
                 con.execute("BEGIN TRANSACTION")
-                self._store_requests(con, result, log)
-                self._store_run(con, result)
+                store_requests(con, result, log)
+                store_run(con, result)
                 con.execute("COMMIT")
                 committed = True
         except Exception as error:
