@@ -1,26 +1,42 @@
-"""The DuckDB warehouse: who may open it when, and the platform tables in schema ``syncs``.
+"""The DuckDB warehouse: who may open it when, how, and the platform tables in schema ``syncs``.
 
 DuckDB admits one read-write process per file and fails at once, not waits, when another
 holds it. So every process of ours takes a file lock first — exclusive to write, shared
 to read — and waits for it; the DuckDB-level lock error (someone else's process, a user's
 SQL shell) is retried with backoff for a while before the run fails cleanly. Writers hold
 the lock only to load and compare, never while talking to an API.
+
+A writer that finds the file held by another program lets go of our exclusive lock while
+it waits for that program, so our readers (the records API) are never queued behind a
+writer that cannot write anyway: measured before, a user's open session held the API's
+reads for as long as a sync waited for it (49.8 s and 60.5 s). Readers wait for another
+program's lock only ``READ_WAIT_SECONDS``, then say who holds the file. Users are not meant
+to open this file at all: they get ``query.duckdb`` (``pipelines.engine.query_copy``).
+
+Everything that opens a warehouse file — the engine, the records API, Dagster's checks,
+the users' copy, the tests — goes through ``connect``, which attaches the file with its
+encryption key when ``SYNCS_ENCRYPT_WAREHOUSE`` is on (``pipelines.engine.encryption``).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
+from pipelines import settings
+from pipelines.engine import encryption
 from pipelines.home import Home
 from sources.errors import WarehouseBusyError
 
-WAIT_SECONDS = float(os.environ.get("SYNCS_WAREHOUSE_WAIT_SECONDS", "600"))
+READ_WAIT_SECONDS = 10.0
+"""How long a reader waits for a file another program holds read-write, at most."""
 
 
 def memory_limit() -> str:
@@ -32,7 +48,22 @@ def memory_limit() -> str:
     1,000,000-row compare: peak 607 MB without a limit, 450 MB at 256 MB, no slower.
     Past the limit DuckDB evicts cached blocks and spills to disk rather than failing.
     """
-    return os.environ.get("SYNCS_DUCKDB_MEMORY_LIMIT", "256MB")
+    return settings.duckdb_memory_limit()
+
+
+def connect(path: Path, *, read_only: bool, key: str | None) -> duckdb.DuckDBPyConnection:
+    """A connection to a warehouse file, as the current database; attached with ``key``
+    (DuckDB's encrypted database files) when one is given."""
+    config = {"memory_limit": memory_limit()}
+    if key is None:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        encryption.attach(con, path, key, read_only=read_only)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 PLATFORM_DDL = [
@@ -149,43 +180,85 @@ PLATFORM_DDL = [
 _LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 
+class WarehouseLock:
+    """Our processes' reader/writer lock on the warehouse (``flock`` on a file beside it)."""
+
+    _held = threading.local()
+
+    def __init__(self, home: Home, *, exclusive: bool) -> None:
+        self.home = home
+        self.exclusive = exclusive
+        self._fd: int | None = None
+
+    @classmethod
+    def held_exclusive(cls) -> WarehouseLock | None:
+        """The exclusive lock the current thread holds, if any."""
+        return getattr(cls._held, "lock", None)
+
+    def acquire(self, deadline: float, wait: float) -> None:
+        self.home.warehouse_lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.home.warehouse_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WarehouseBusyError(
+                            f"the warehouse {self.home.warehouse.name} stayed locked by another "
+                            f"sync for {wait:.0f}s; try again when it is done"
+                        ) from None
+                    time.sleep(0.05)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        if self.exclusive:
+            WarehouseLock._held.lock = self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        if self.exclusive and self.held_exclusive() is self:
+            WarehouseLock._held.lock = None
+        os.close(self._fd)
+        self._fd = None
+
+
 @contextmanager
-def warehouse_lock(home: Home, *, exclusive: bool, wait: float = WAIT_SECONDS) -> Iterator[None]:
-    """Our processes' reader/writer lock on the warehouse; waits up to ``wait`` seconds."""
-    home.warehouse_lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home.warehouse_lock, os.O_RDWR | os.O_CREAT, 0o644)
-    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    deadline = time.monotonic() + wait
+def warehouse_lock(
+    home: Home, *, exclusive: bool, wait: float | None = None
+) -> Iterator[WarehouseLock]:
+    """Our processes' reader/writer lock on the warehouse; waits up to ``wait`` seconds
+    (``SYNCS_WAREHOUSE_WAIT_SECONDS``, 600 by default)."""
+    wait = settings.warehouse_wait_seconds() if wait is None else wait
+    lock = WarehouseLock(home, exclusive=exclusive)
+    lock.acquire(time.monotonic() + wait, wait)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WarehouseBusyError(
-                        f"the warehouse {home.warehouse.name} stayed locked by another sync for "
-                        f"{wait:.0f}s; try again when it is done"
-                    ) from None
-                time.sleep(0.05)
-        yield
+        yield lock
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def open_duckdb(
-    home: Home, *, read_only: bool, wait: float = WAIT_SECONDS
+    home: Home, *, read_only: bool, wait: float | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open the file, retrying while another program (a user's shell, say) holds it."""
+    """Open the warehouse, retrying while another program (a user's shell, say) holds it.
+
+    A writer holding our exclusive lock (``warehouse_lock`` in this thread) lets go of it
+    between attempts, so our readers go on meanwhile, and takes it again before the next.
+    """
+    wait = settings.warehouse_wait_seconds() if wait is None else wait
+    if read_only:
+        wait = min(wait, READ_WAIT_SECONDS)
+    key = encryption.warehouse_key(home)
     delay = 0.05
     deadline = time.monotonic() + wait
     while True:
         try:
-            return duckdb.connect(
-                str(home.warehouse),
-                read_only=read_only,
-                config={"memory_limit": memory_limit()},
-            )
+            return _open(home, key, read_only=read_only)
         except duckdb.Error as error:
             text = str(error)
             if not any(marker in text for marker in _LOCK_ERRORS):
@@ -193,10 +266,29 @@ def open_duckdb(
             if time.monotonic() > deadline:
                 raise WarehouseBusyError(
                     f"the warehouse {home.warehouse.name} is held open by another program; close "
-                    "it (a SQL shell, say) and run again"
+                    f"it (a SQL shell, say: open {home.query_copy.name} instead) and run again"
                 ) from None
+            lock = WarehouseLock.held_exclusive() if not read_only else None
+            if lock is not None:
+                lock.release()
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+            if lock is not None:
+                lock.acquire(deadline, wait)
+
+
+def _open(home: Home, key: str | None, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    path = home.warehouse
+    if path.exists():
+        encrypted = encryption.is_encrypted(path)
+        if encrypted and key is None:
+            encryption.refuse_encrypted(path)
+        if key is not None and not encrypted:
+            if read_only:
+                key = None
+            else:
+                encryption.encrypt_file(path, key, memory_limit())
+    return connect(path, read_only=read_only, key=key)
 
 
 def ensure_platform_tables(con: duckdb.DuckDBPyConnection) -> None:
