@@ -93,6 +93,11 @@ def encrypt_warehouse() -> bool:
     return flag("SYNCS_ENCRYPT_WAREHOUSE")
 
 
+def query_copy() -> bool:
+    """``SYNCS_QUERY_COPY``: keep ``query.duckdb``, the users' copy of the warehouse (true)."""
+    return flag("SYNCS_QUERY_COPY", default=True)
+
+
 def api_key() -> str | None:
     """``SYNCS_API_KEY``: the one key the records API accepts (else a generated one)."""
     return raw("SYNCS_API_KEY")

@@ -42,8 +42,11 @@ _ENCRYPTED_FLAG = 1
 
 def warehouse_key(home: Home) -> str | None:
     """The warehouse's DuckDB encryption key, or None when the option is off."""
-    if not settings.encrypt_warehouse():
-        return None
+    return file_key(home) if settings.encrypt_warehouse() else None
+
+
+def file_key(home: Home) -> str:
+    """The DuckDB encryption key of the home's warehouse files, whether the option is on."""
     return derived_key(load_key(home.key_file), "warehouse").hex()
 
 

@@ -20,7 +20,9 @@ encryption key when ``SYNCS_ENCRYPT_WAREHOUSE`` is on (``pipelines.engine.encryp
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -31,9 +33,11 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings
-from pipelines.engine import encryption
+from pipelines.engine import encryption, query_copy
 from pipelines.home import Home
-from sources.errors import WarehouseBusyError
+from sources.errors import ConfigError, WarehouseBusyError
+
+log = logging.getLogger(__name__)
 
 READ_WAIT_SECONDS = 10.0
 """How long a reader waits for a file another program holds read-write, at most."""
@@ -188,6 +192,7 @@ class WarehouseLock:
     def __init__(self, home: Home, *, exclusive: bool) -> None:
         self.home = home
         self.exclusive = exclusive
+        self.wrote = False
         self._fd: int | None = None
 
     @classmethod
@@ -196,8 +201,9 @@ class WarehouseLock:
         return getattr(cls._held, "lock", None)
 
     def acquire(self, deadline: float, wait: float) -> None:
-        self.home.warehouse_lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.home.warehouse_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open()
+        if fd is None:
+            return
         mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
         try:
             while True:
@@ -217,6 +223,34 @@ class WarehouseLock:
         self._fd = fd
         if self.exclusive:
             WarehouseLock._held.lock = self
+
+    def _open(self) -> int | None:
+        """The lock file; for a reader in a home that cannot be written, read-only or None
+        (where nothing can write the warehouse, a reader needs no lock)."""
+        path = self.home.warehouse_lock
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            if self.exclusive or error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+
+    def share(self) -> bool:
+        """Turn the exclusive lock into a shared one; False if another writer came first."""
+        if self._fd is None:
+            return False
+        if self.held_exclusive() is self:
+            WarehouseLock._held.lock = None
+        self.exclusive = False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            return False
+        return True
 
     def release(self) -> None:
         if self._fd is None:
@@ -238,8 +272,26 @@ def warehouse_lock(
     lock.acquire(time.monotonic() + wait, wait)
     try:
         yield lock
+        if lock.wrote:
+            _refresh_query_copy(home, lock)
     finally:
         lock.release()
+
+
+def _refresh_query_copy(home: Home, lock: WarehouseLock) -> None:
+    """After a write, the users' copy, under the shared lock (our readers go on meanwhile).
+
+    Never fails the write it follows: a copy that cannot be made now is made after the next.
+    """
+    if not query_copy.enabled():
+        query_copy.remove(home)
+        return
+    if not lock.share():
+        return
+    try:
+        query_copy.refresh(home)
+    except OSError as error:
+        log.warning("could not refresh %s: %s", home.query_copy.name, error)
 
 
 def open_duckdb(
@@ -258,7 +310,7 @@ def open_duckdb(
     deadline = time.monotonic() + wait
     while True:
         try:
-            return _open(home, key, read_only=read_only)
+            con = _open(home, key, read_only=read_only)
         except duckdb.Error as error:
             text = str(error)
             if not any(marker in text for marker in _LOCK_ERRORS):
@@ -275,6 +327,11 @@ def open_duckdb(
             delay = min(delay * 2, 1.0)
             if lock is not None:
                 lock.acquire(deadline, wait)
+            continue
+        writer = WarehouseLock.held_exclusive() if not read_only else None
+        if writer is not None:
+            writer.wrote = True
+        return con
 
 
 def _open(home: Home, key: str | None, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -289,6 +346,18 @@ def _open(home: Home, key: str | None, *, read_only: bool) -> duckdb.DuckDBPyCon
             else:
                 encryption.encrypt_file(path, key, memory_limit())
     return connect(path, read_only=read_only, key=key)
+
+
+def open_query_copy(home: Home) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the users' copy (``syncs sql``); it never holds up a sync."""
+    path = home.query_copy
+    if not path.exists():
+        raise ConfigError(
+            f"there is no {path.name} in {home.root} yet; the first sync makes it "
+            "(unless SYNCS_QUERY_COPY is false)"
+        )
+    key = encryption.file_key(home) if encryption.is_encrypted(path) else None
+    return connect(path, read_only=True, key=key)
 
 
 def ensure_platform_tables(con: duckdb.DuckDBPyConnection) -> None:
