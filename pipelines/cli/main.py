@@ -8,10 +8,12 @@ import errno
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import duckdb
+import requests
 
 from pipelines.api.server import register as register_serve
 from pipelines.cli.arguments import PORT, RECORDS, whole_number
@@ -24,6 +26,7 @@ from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections, format_duration
 from sources.errors import ConfigError, SyncsError
 from sources.registry import INTEGRATIONS, get_integration
+from sources.sandbox.server import SandboxAdminError
 
 
 def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
@@ -170,6 +173,33 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(options: dict[str, str], key: str, default: Any, kind: type) -> Any:
+    try:
+        return kind(options.get(key, default))
+    except ValueError:
+        raise ConfigError(f"fault option {key} takes a number, got {options[key]!r}") from None
+
+
+@contextmanager
+def sandbox_errors(url: str) -> Iterator[None]:
+    """A running sandbox's refusal, or no sandbox at all, as one line."""
+    try:
+        yield
+    except SandboxAdminError as error:
+        text = str(error)
+        _, _, body = text.partition(": ")
+        with suppress(ValueError, AttributeError):
+            text = json.loads(body).get("message", text)
+        raise ConfigError(f"the sandbox at {url} refused it: {text}") from None
+    except requests.RequestException as error:
+        raise ConfigError(
+            f"no sandbox answers at {url} ({type(error).__name__}); start one with "
+            "`syncs sandbox INTEGRATION` and pass the URL it prints"
+        ) from None
+    except TypeError as error:
+        raise ConfigError(f"the sandbox command does not fit: {error}") from None
+
+
 def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
     """``fault KIND`` on any sandbox; ``create|update|archive|restore|erase TOKEN OBJECT [ID]
     [KEY=VALUE ...]`` on a sandbox whose client has that method."""
@@ -178,14 +208,22 @@ def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
     client = spec.sandbox_client(url)
     verb, rest = words[0], words[1:]
     if verb == "fault":
+        if not rest:
+            raise ConfigError("say `fault KIND [count=N retry_after=S delay=S path_prefix=P]`")
         options = _pairs(rest[1:], "fault option")
-        client.inject_fault(
-            rest[0],
-            count=int(options.get("count", 1)),
-            retry_after=int(options.get("retry_after", 1)),
-            delay=float(options.get("delay", 2.0)),
-            path_prefix=options.get("path_prefix"),
-        )
+        unknown = sorted(set(options) - {"count", "retry_after", "delay", "path_prefix"})
+        if unknown:
+            raise ConfigError(
+                f"unknown fault option {unknown[0]!r}; give count, retry_after, delay, path_prefix"
+            )
+        with sandbox_errors(url):
+            client.inject_fault(
+                rest[0],
+                count=_number(options, "count", 1, int),
+                retry_after=_number(options, "retry_after", 1, int),
+                delay=_number(options, "delay", 2.0, float),
+                path_prefix=options.get("path_prefix"),
+            )
         print(f"fault {rest[0]} armed on {url}")
         return 0
     method = getattr(client, verb, None)
@@ -196,9 +234,10 @@ def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
         )
     positional = [w for w in rest if "=" not in w]
     properties = _pairs([w for w in rest if "=" in w], "property")
-    result = (
-        method(*positional, properties) if verb in ("create", "update") else method(*positional)
-    )
+    with sandbox_errors(url):
+        result = (
+            method(*positional, properties) if verb in ("create", "update") else method(*positional)
+        )
     print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
     return 0
 
