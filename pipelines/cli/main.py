@@ -216,14 +216,13 @@ def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
             raise ConfigError(
                 f"unknown fault option {unknown[0]!r}; give count, retry_after, delay, path_prefix"
             )
-        with sandbox_errors(url):
-            client.inject_fault(
-                rest[0],
-                count=_number(options, "count", 1, int),
-                retry_after=_number(options, "retry_after", 1, int),
-                delay=_number(options, "delay", 2.0, float),
-                path_prefix=options.get("path_prefix"),
-            )
+        client.inject_fault(
+            rest[0],
+            count=_number(options, "count", 1, int),
+            retry_after=_number(options, "retry_after", 1, int),
+            delay=_number(options, "delay", 2.0, float),
+            path_prefix=options.get("path_prefix"),
+        )
         print(f"fault {rest[0]} armed on {url}")
         return 0
     method = getattr(client, verb, None)
@@ -234,10 +233,9 @@ def drive_sandbox(spec: Any, url: str, words: list[str]) -> int:
         )
     positional = [w for w in rest if "=" not in w]
     properties = _pairs([w for w in rest if "=" in w], "property")
-    with sandbox_errors(url):
-        result = (
-            method(*positional, properties) if verb in ("create", "update") else method(*positional)
-        )
+    result = (
+        method(*positional, properties) if verb in ("create", "update") else method(*positional)
+    )
     print(json.dumps(result, indent=2) if result is not None else f"{verb} done")
     return 0
 
@@ -247,7 +245,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.action:
         if not args.url:
             raise ConfigError("driving a running sandbox needs --url http://127.0.0.1:PORT")
-        return drive_sandbox(spec, args.url, args.action)
+        with sandbox_errors(args.url):
+            return drive_sandbox(spec, args.url, args.action)
     if spec.sandbox is None:
         raise ConfigError(f"{spec.name} has no sandbox")
     sandbox = spec.sandbox(port=args.port, records=args.records)

@@ -9,8 +9,8 @@ the lock only to load and compare, never while talking to an API.
 A writer that finds the file held by another program lets go of our exclusive lock while
 it waits for that program, so our readers (the records API) are never queued behind a
 writer that cannot write anyway: measured before, a user's open session held the API's
-reads for as long as a sync waited for it (49.8 s and 60.5 s). Readers wait for another
-program's lock only ``READ_WAIT_SECONDS``, then say who holds the file. Users are not meant
+reads for as long as a sync waited for it (49.8 s and 60.5 s). The records API waits for
+another program's lock only ``API_READ_WAIT_SECONDS``, then answers 503. Users are not meant
 to open this file at all: they get ``query.duckdb`` (``pipelines.engine.query_copy``).
 
 Everything that opens a warehouse file — the engine, the records API, Dagster's checks,
@@ -39,8 +39,8 @@ from sources.errors import ConfigError, WarehouseBusyError
 
 log = logging.getLogger(__name__)
 
-READ_WAIT_SECONDS = 10.0
-"""How long a reader waits for a file another program holds read-write, at most."""
+API_READ_WAIT_SECONDS = 10.0
+"""How long a records API request waits for a file another program holds read-write."""
 
 
 def memory_limit() -> str:
@@ -61,6 +61,9 @@ def connect(path: Path, *, read_only: bool, key: str | None) -> duckdb.DuckDBPyC
     config = {"memory_limit": memory_limit()}
     if key is None:
         return duckdb.connect(str(path), read_only=read_only, config=config)
+    # Blocks spilled to disk go beside the file, as they do for a file opened directly, and
+    # are encrypted too.
+    config.update({"temp_directory": f"{path}.tmp", "temp_file_encryption": True})
     con = duckdb.connect(":memory:", config=config)
     try:
         encryption.attach(con, path, key, read_only=read_only)
@@ -303,8 +306,6 @@ def open_duckdb(
     between attempts, so our readers go on meanwhile, and takes it again before the next.
     """
     wait = settings.warehouse_wait_seconds() if wait is None else wait
-    if read_only:
-        wait = min(wait, READ_WAIT_SECONDS)
     key = encryption.warehouse_key(home)
     delay = 0.05
     deadline = time.monotonic() + wait
@@ -378,13 +379,19 @@ def write_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def read_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A read-only connection, briefly; ``None`` when the warehouse does not exist yet."""
+def read_connection(
+    home: Home, *, program_wait: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection, briefly; ``None`` when the warehouse does not exist yet.
+
+    ``program_wait`` bounds the wait for another program holding the file read-write
+    (a request should be answered, if only with 503, rather than wait as a sync does).
+    """
     if not home.warehouse.exists():
         yield None
         return
     with warehouse_lock(home, exclusive=False):
-        con = open_duckdb(home, read_only=True)
+        con = open_duckdb(home, read_only=True, wait=program_wait)
         try:
             yield con
         finally:

@@ -161,6 +161,7 @@ def test_the_warehouse_and_the_users_copy_are_encrypted_and_read_as_usual(
 
 
 def test_a_plaintext_warehouse_is_encrypted_on_its_next_write(home, hubspot, runner, monkeypatch):
+    monkeypatch.setenv("SYNCS_ENCRYPT_WAREHOUSE", "false")
     add_hubspot(home, hubspot)
     runner.run("acme")
     assert not encryption.is_encrypted(home.warehouse)

@@ -168,3 +168,17 @@ def test_no_copy_when_turned_off(home, hubspot, runner, monkeypatch):
     monkeypatch.setenv("SYNCS_QUERY_COPY", "false")
     runner.run("acme")
     assert not home.query_copy.exists()
+
+
+def test_a_session_writing_the_warehouse_itself_gets_the_api_a_503_naming_the_copy(
+    home, hubspot, runner, api
+):
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    with session(home.warehouse, "rw") as (user, _):
+        response = api.get(
+            "/records", integration="hubspot", model="contacts", connection_id="acme"
+        )
+        assert response.status_code == 503
+        assert "query.duckdb" in response.json()["message"]
+        finish(user)
