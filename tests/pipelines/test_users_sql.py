@@ -22,6 +22,13 @@ from tests.helpers import query
 from tests.pipelines.test_processes import syncs
 from tests.pipelines.test_records_api import Api
 
+
+@pytest.fixture(autouse=True)
+def plaintext(monkeypatch):
+    """The sessions are plain DuckDB clients, which open a warehouse kept unencrypted."""
+    monkeypatch.setenv("SYNCS_ENCRYPT_WAREHOUSE", "false")
+
+
 SESSION = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
