@@ -336,16 +336,21 @@ def open_duckdb(
 
 
 def _open(home: Home, key: str | None, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse as it is kept; a plaintext one is encrypted on its first write with
+    the option on. With the option off, no file is opened but DuckDB's own (closing any other
+    descriptor on the file would drop the locks DuckDB holds on it in this process)."""
     path = home.warehouse
-    if path.exists():
-        encrypted = encryption.is_encrypted(path)
-        if encrypted and key is None:
-            encryption.refuse_encrypted(path)
-        if key is not None and not encrypted:
-            if read_only:
-                key = None
-            else:
-                encryption.encrypt_file(path, key, memory_limit())
+    if key is None:
+        try:
+            return connect(path, read_only=read_only, key=None)
+        except duckdb.Error as error:
+            if "without a key" in str(error):
+                encryption.refuse_encrypted(path)
+            raise
+    if path.exists() and not encryption.is_encrypted(path):
+        if read_only:
+            return connect(path, read_only=True, key=None)
+        encryption.encrypt_file(path, key, memory_limit())
     return connect(path, read_only=read_only, key=key)
 
 
