@@ -124,3 +124,14 @@ def webhook_retry_schedule() -> tuple[float, ...] | None:
 def webhook_timeout() -> float:
     """``SYNCS_WEBHOOK_TIMEOUT``: seconds a delivery waits for the app's answer (10)."""
     return number("SYNCS_WEBHOOK_TIMEOUT", 10.0, above_minimum=True)
+
+
+def check_all() -> None:
+    """Read every setting once, so a long-running process refuses a bad one at its start."""
+    home_dir()
+    warehouse_wait_seconds()
+    duckdb_memory_limit()
+    encrypt_warehouse()
+    query_copy()
+    webhook_retry_schedule()
+    webhook_timeout()

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines import settings
 from pipelines.api import queries as api_queries
 from pipelines.api.params import CHANGES, RECORDS, BadParameter, Param, parse_query
 from pipelines.api.queries import NotFound, jsonable
@@ -442,6 +443,7 @@ class ApiServer:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -> int:
+    settings.check_all()
     home = Home.from_env()
     sock = bind(host, port)
     hashes, shown = ensure_api_key(home, regenerate=new_key)

@@ -6,6 +6,7 @@ import argparse
 import csv
 import errno
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -404,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as error:
         print(f"error: {describe_os_error(error)}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, duckdb.Error) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"error: {type(error).__name__}: {first}", file=sys.stderr)
         return 1
 
 

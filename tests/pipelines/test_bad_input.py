@@ -171,3 +171,10 @@ def test_a_read_only_home_still_reads_and_says_why_it_cannot_write(home, hubspot
         assert done.returncode != 0
         assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
         assert "read-only" in done.stderr.lower()
+
+
+def test_serve_refuses_a_bad_setting_at_its_start(home, capsys, monkeypatch):
+    monkeypatch.setenv("SYNCS_WEBHOOK_TIMEOUT", "soon")
+    assert "SYNCS_WEBHOOK_TIMEOUT='soon' is not valid" in one_line_error(
+        capsys, "serve", "--port", "0"
+    )
