@@ -49,7 +49,6 @@ from pipelines.engine.results import SyncResult
 from pipelines.engine.run_lock import RunLock
 from pipelines.engine.state import read_state, store_cursors, store_due
 from pipelines.engine.warehouse import (
-    WAIT_SECONDS,
     ensure_platform_tables,
     open_duckdb,
     quote,
@@ -493,7 +492,7 @@ class SyncRunner:
 
         Never raises: the original error is what the caller reports. After a warehouse
         held too long, the row is tried once, without waiting again."""
-        wait = 0.0 if isinstance(cause, WarehouseBusyError) else WAIT_SECONDS
+        wait = 0.0 if isinstance(cause, WarehouseBusyError) else None
         committed = False
         try:
             with write_connection(self.home, wait=wait) as con:
