@@ -5,6 +5,13 @@ timeouts; exponential backoff; ``Retry-After`` honoured). What dlt does not do, 
 module adds: a record of every attempt (method, redacted URL, status, duration, attempt
 number, time spent waiting), pacing on an API's own rate-limit headers before it answers
 429, and turning 401/403 into an ``AuthenticationError`` that names the connection.
+
+Pacing and ``Retry-After``: an answer that says when to come back (``Retry-After``, on a
+429 or any other status) decides the pause before the client's next request, whatever the
+integration's pacer would make of its other headers; the pacer's own wait (the rest of a
+rate-limit window, say) applies only to answers without one. A HubSpot 429 carries both a
+``Retry-After`` of a second or two and ``X-HubSpot-RateLimit-Remaining: 0``, on which its
+pacer alone would wait out the whole ten-second window.
 """
 
 from __future__ import annotations
@@ -26,7 +33,11 @@ from urllib.parse import urlsplit
 import requests
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs.runtime_configuration import RuntimeConfiguration
-from dlt.sources.helpers.requests.retry import Client, RetryPredicate
+from dlt.sources.helpers.requests.retry import (
+    Client,
+    RetryPredicate,
+    wait_exponential_retry_after,
+)
 from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePagePaginator
@@ -82,15 +93,30 @@ _SENSITIVE_QUERY = re.compile(
 )
 
 
-def redact(url: str) -> str:
-    """The URL with secret query parameters replaced by ``***``.
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
 
-    Most URLs carry none, so they are returned as they are after one regex search; only
-    a URL with one is parsed and re-encoded (dlt's ``sanitize_url``).
+
+def redact(url: str) -> str:
+    """The URL with its user name and password and its secret query parameters replaced by
+    ``***``.
+
+    Most URLs carry none, so they are returned as they are after two regex searches; only
+    a URL with a secret parameter is parsed and re-encoded (dlt's ``sanitize_url``).
     """
+    url = _USERINFO.sub(r"\1***@", url)
     if _SENSITIVE_QUERY.search(url) is None:
         return url
     return sanitize_url(url, REDACTED_PARAMS)
+
+
+_RETRY_AFTER = wait_exponential_retry_after()
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds the answer's ``Retry-After`` asks for (delay or date), parsed as dlt's retries
+    parse it; None without one."""
+    header = response.headers.get("Retry-After")
+    return _RETRY_AFTER._parse_retry_after(header) if header else None
 
 
 class _State(threading.local):
@@ -134,11 +160,13 @@ class _LoggedSession(Session):
         try:
             response = super().send(request, **kwargs)
             status = response.status_code
-            if self.pacer is not None:
-                pause = self.pacer(response)
-                if pause > 0:
-                    with self._pace_lock:
-                        self._not_before = max(self._not_before, time.monotonic() + pause)
+            pause = self.pacer(response) if self.pacer is not None else 0.0
+            told = retry_after(response)
+            if told is not None:
+                pause = told
+            if pause > 0:
+                with self._pace_lock:
+                    self._not_before = max(self._not_before, time.monotonic() + pause)
             return response
         except requests.RequestException as exc:
             error = type(exc).__name__

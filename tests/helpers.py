@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import duckdb
-
+from pipelines.engine.warehouse import open_duckdb
 from pipelines.home import Home
 
 
 def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con = open_duckdb(home, read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

@@ -20,7 +20,12 @@ from typing import Any
 import duckdb
 
 from pipelines.engine.compare import HASH_COLUMNS
-from pipelines.engine.warehouse import quote, read_connection, table_exists
+from pipelines.engine.warehouse import (
+    API_READ_WAIT_SECONDS,
+    quote,
+    read_connection,
+    table_exists,
+)
 from pipelines.home import Home
 from pipelines.store.connections import Connection, Connections
 from sources.errors import ConfigError, SyncsError
@@ -136,7 +141,7 @@ def read_records(
     if ids:
         where.append("id IN (SELECT unnest(?))")
         params.append(ids)
-    with read_connection(home) as con:
+    with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
         rows = _rows_if_table(
             con,
             f"SELECT * EXCLUDE (connection_id, {HIDDEN}) FROM {quote(spec.name)}.{quote(model)} "
@@ -193,7 +198,7 @@ def read_changes(
     if actions:
         where.append("action IN (SELECT unnest(?))")
         params.append([ACTIONS[a] for a in actions])
-    with read_connection(home) as con:
+    with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
         rows = _rows_if_table(
             con,
             "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
@@ -220,7 +225,7 @@ def sync_status(home: Home, connection_id: str) -> dict[str, Any]:
     model_counts: dict[str, list[dict[str, Any]]] = {}
     last_success: dict[str, Any] = {}
     cursors: dict[tuple[str, str], Any] = {}
-    with read_connection(home) as con:
+    with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
         if con is not None and table_exists(con, "syncs", "sync_runs"):
             for run in _rows(
                 con,

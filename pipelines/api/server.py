@@ -28,10 +28,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines import settings
 from pipelines.api import queries as api_queries
 from pipelines.api.params import CHANGES, RECORDS, BadParameter, Param, parse_query
 from pipelines.api.queries import NotFound, jsonable
 from pipelines.api.triggers import MODES, Busy, SyncTriggers
+from pipelines.cli.arguments import PORT
 from pipelines.home import Home
 from pipelines.notify.dispatcher import Attempt, Dispatcher
 from pipelines.store.api_keys import ensure_api_key, key_matches
@@ -134,7 +136,7 @@ def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
         _query(request, ())
         try:
             body = json.loads(await request.body() or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise BadParameter(
@@ -460,6 +462,7 @@ class ApiServer:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -> int:
+    settings.check_all()
     home = Home.from_env()
     sock = bind(host, port)
     hashes, shown = ensure_api_key(home, regenerate=new_key)
@@ -502,7 +505,7 @@ def cmd_serve(args: Any) -> int:
 def register(sub: Any) -> None:
     srv = sub.add_parser("serve", help="the records API and the webhook dispatcher")
     srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--port", type=PORT, default=8080)
     srv.add_argument(
         "--new-api-key", action="store_true", help="replace the generated API key and print it"
     )

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import errno
 import json
+import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import duckdb
+import requests
+
 from pipelines.api.server import register as register_serve
+from pipelines.cli.arguments import PORT, RECORDS, whole_number
 from pipelines.cli.output import LiveProgress, print_result
 from pipelines.cli.webhooks import register as register_webhooks
 from pipelines.engine.disk import out_of_disk
 from pipelines.engine.sync import SyncFailed, purge, reset
-from pipelines.engine.warehouse import read_connection, table_exists
+from pipelines.engine.warehouse import open_query_copy, read_connection, table_exists
 from pipelines.home import Home
 from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections, format_duration
 from sources.errors import ConfigError, OutOfDiskError, SyncsError
 from sources.registry import INTEGRATIONS, get_integration
+from sources.sandbox.client import SandboxAdminError
 
 
 def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:
@@ -172,6 +181,26 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def sandbox_errors(url: str) -> Iterator[None]:
+    """A running sandbox's refusal, or no sandbox at all, as one line."""
+    try:
+        yield
+    except SandboxAdminError as error:
+        text = str(error)
+        _, _, body = text.partition(": ")
+        with suppress(ValueError, AttributeError):
+            text = json.loads(body).get("message", text)
+        raise ConfigError(f"the sandbox at {url} refused it: {text}") from None
+    except requests.RequestException as error:
+        raise ConfigError(
+            f"no sandbox answers at {url} ({type(error).__name__}); start one with "
+            "`syncs sandbox INTEGRATION` and pass the URL it prints"
+        ) from None
+    except TypeError as error:
+        raise ConfigError(f"the sandbox command does not fit: {error}") from None
+
+
 SANDBOX_ALIASES = {"fault": "inject_fault"}
 
 
@@ -245,7 +274,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.action:
         if not args.url:
             raise ConfigError("driving a running sandbox needs --url http://127.0.0.1:PORT")
-        return drive_sandbox(spec, args.url, args.action)
+        with sandbox_errors(args.url):
+            return drive_sandbox(spec, args.url, args.action)
     if spec.sandbox is None:
         raise ConfigError(f"{spec.name} has no sandbox")
     sandbox = spec.sandbox(port=args.port, records=args.records)
@@ -269,6 +299,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.cli.demo import run_demo
 
     return run_demo(records=args.records)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """SQL on the users' copy of the warehouse, one connection per command."""
+    statement = sys.stdin.read() if args.statement == "-" else args.statement
+    con = open_query_copy(Home.from_env())
+    try:
+        try:
+            relation = con.sql(statement)
+        except duckdb.Error as error:
+            raise ConfigError(f"SQL error: {str(error).splitlines()[0]}") from None
+        if relation is None:
+            return 0
+        if args.csv:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(relation.columns)
+            while rows := relation.fetchmany(10_000):
+                writer.writerows(rows)
+        else:
+            relation.show(max_rows=args.max_rows, max_width=10_000)
+    finally:
+        con.close()
+    return 0
 
 
 def cmd_integrations(args: argparse.Namespace) -> int:
@@ -337,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--integration")
     ch.add_argument("--connection")
     ch.add_argument("--model")
-    ch.add_argument("--limit", type=int, default=20)
+    ch.add_argument("--limit", type=whole_number(1, 10_000), default=20)
     ch.add_argument("--json", action="store_true")
     ch.set_defaults(func=cmd_changes)
 
@@ -352,13 +405,24 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("integration")
     sb.add_argument("action", nargs="*", metavar="OPERATION", help="an operation and its arguments")
     sb.add_argument("--url", help="the running sandbox's base URL")
-    sb.add_argument("--port", type=int, default=0)
-    sb.add_argument("--records", type=int, default=200)
+    sb.add_argument("--port", type=PORT, default=0)
+    sb.add_argument("--records", type=RECORDS, default=200)
     sb.set_defaults(func=cmd_sandbox)
 
     demo = sub.add_parser("demo", help="run the offline demo end to end")
-    demo.add_argument("--records", type=int, default=200)
+    demo.add_argument("--records", type=RECORDS, default=200)
     demo.set_defaults(func=cmd_demo)
+
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL on query.duckdb, the copy of the warehouse made for your queries",
+        description="Runs SQL on query.duckdb, the copy syncs refresh after every write, so "
+        "it never holds up a sync; it also opens an encrypted copy with its key.",
+    )
+    sql.add_argument("statement", help="the SQL; - reads it from standard input")
+    sql.add_argument("--csv", action="store_true", help="every row, as CSV")
+    sql.add_argument("--max-rows", type=whole_number(1, 1_000_000), default=40)
+    sql.set_defaults(func=cmd_sql)
 
     sub.add_parser("integrations", help="list integrations").set_defaults(func=cmd_integrations)
     register_webhooks(sub)
@@ -381,19 +445,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:
+    except OSError as error:
         disk = _out_of_disk(error)
-        if disk is None:
-            raise
-        print(f"error: {disk}", file=sys.stderr)
+        print(f"error: {disk if disk is not None else describe_os_error(error)}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, duckdb.Error) as error:
+        disk = _out_of_disk(error)
+        if disk is not None:
+            print(f"error: {disk}", file=sys.stderr)
+            return 1
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"error: {type(error).__name__}: {first}", file=sys.stderr)
         return 1
 
 
 def _out_of_disk(error: Exception) -> OutOfDiskError | None:
     try:
         return out_of_disk(error, Home.from_env())
-    except OSError:
+    except (OSError, SyncsError):
         return None
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a failure of the disk or the file system, with what to do about it."""
+    where = f" ({error.filename})" if error.filename else ""
+    reason = error.strerror or str(error) or type(error).__name__
+    hints = {
+        errno.ENOSPC: "free some disk space and run again",
+        errno.EDQUOT: "free some disk space and run again",
+        errno.EROFS: "SYNCS_HOME must be on a writable file system for this command",
+        errno.EACCES: "check the permissions of SYNCS_HOME",
+        errno.EPERM: "check the permissions of SYNCS_HOME",
+    }
+    hint = hints.get(error.errno or 0, "check the disk and SYNCS_HOME")
+    return f"{reason}{where}; {hint}"
 
 
 if __name__ == "__main__":

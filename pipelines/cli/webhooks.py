@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
+from pipelines.cli.arguments import seconds, whole_number
 from pipelines.home import Home
 from pipelines.notify.dispatcher import (
     Attempt,
@@ -183,7 +184,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rot.add_argument("--overlap", help="how long the old secret keeps signing (default 24h)")
     dl = wsub.add_parser("deliveries", help="delivery attempts, newest last")
     dl.add_argument("--message", help="only this message id")
-    dl.add_argument("--limit", type=int, default=50)
+    dl.add_argument("--limit", type=whole_number(1, 10_000), default=50)
     dl.add_argument("--json", action="store_true")
     rp = wsub.add_parser("replay", help="send messages again with their original ids")
     rp.add_argument("message_id", nargs="*")
@@ -191,5 +192,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rp.add_argument("--connection", help="with --since: only this connection's messages")
     dp = wsub.add_parser("dispatch", help="deliver due webhooks (in a loop unless --once)")
     dp.add_argument("--once", action="store_true")
-    dp.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    dp.add_argument("--interval", type=seconds(0, 3600), default=1.0, help="seconds between polls")
     hooks.set_defaults(func=cmd_webhooks)

@@ -46,7 +46,6 @@ from pipelines.engine.results import SyncResult
 from pipelines.engine.run_lock import RunLock
 from pipelines.engine.state import read_state
 from pipelines.engine.warehouse import (
-    WAIT_SECONDS,
     quote,
     table_exists,
     write_connection,
@@ -324,7 +323,7 @@ class SyncRunner:
 
         Never raises: the original error is what the caller reports. After a warehouse
         held too long, the row is tried once, without waiting again."""
-        wait = 0.0 if isinstance(cause, WarehouseBusyError) else WAIT_SECONDS
+        wait = 0.0 if isinstance(cause, WarehouseBusyError) else None
         committed = False
         try:
             with write_connection(self.home, wait=wait) as con:

@@ -23,12 +23,7 @@ from contextlib import ExitStack, contextmanager
 
 import duckdb
 
-from pipelines.engine.warehouse import (
-    WAIT_SECONDS,
-    ensure_platform_tables,
-    open_duckdb,
-    warehouse_lock,
-)
+from pipelines.engine.warehouse import ensure_platform_tables, open_duckdb, warehouse_lock
 from pipelines.home import Home
 
 
@@ -46,7 +41,7 @@ class Writer:
         self._stopped = threading.Event()
 
     @contextmanager
-    def session(self, wait: float = WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    def session(self, wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, under the exclusive lock, for one commit."""
         with self._mutex:
             if self._con is not None and time.monotonic() - self._opened > self.max_hold:
@@ -56,8 +51,8 @@ class Writer:
             assert self._con is not None
             try:
                 yield self._con
-            except BaseException:
-                self._close()
+            except BaseException as error:
+                self._close(error)
                 raise
             self._last_used = time.monotonic()
             if self.linger <= 0:
@@ -75,7 +70,7 @@ class Writer:
             self._closer = None
         self._stopped.clear()
 
-    def _open(self, wait: float) -> None:
+    def _open(self, wait: float | None) -> None:
         stack = ExitStack()
         try:
             stack.enter_context(warehouse_lock(self.home, exclusive=True, wait=wait))
@@ -88,11 +83,17 @@ class Writer:
         self._stack, self._con = stack, con
         self._opened = time.monotonic()
 
-    def _close(self) -> None:
+    def _close(self, error: BaseException | None = None) -> None:
+        """Close the connection and let the lock go; after a failed commit, as the failure
+        (the lock then does not refresh the users' copy of a write that did not happen)."""
         stack, self._stack, self._con = self._stack, None, None
-        if stack is not None:
-            with contextlib.suppress(duckdb.Error):
+        if stack is None:
+            return
+        with contextlib.suppress(duckdb.Error):
+            if error is None:
                 stack.close()
+            else:
+                stack.__exit__(type(error), error, error.__traceback__)
 
     def _start_closer(self) -> None:
         if self._closer is not None and self._closer.is_alive():

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import re
 import threading
@@ -36,6 +35,7 @@ from typing import Any
 import requests
 import urllib3
 
+from pipelines import settings
 from pipelines.engine.compare import ModelResult
 from pipelines.engine.results import SyncResult
 from pipelines.engine.warehouse import read_connection, table_exists
@@ -69,21 +69,8 @@ class RetryPolicy:
     def from_env(cls) -> RetryPolicy:
         """The default policy, or the one ``SYNCS_WEBHOOK_RETRY_SCHEDULE`` (seconds, comma
         separated, the first usually 0) and ``SYNCS_WEBHOOK_TIMEOUT`` (seconds) describe."""
-        schedule = os.environ.get("SYNCS_WEBHOOK_RETRY_SCHEDULE")
-        timeout = os.environ.get("SYNCS_WEBHOOK_TIMEOUT")
-        try:
-            delays = tuple(float(x) for x in schedule.split(",")) if schedule else RETRY_SCHEDULE
-            seconds = float(timeout) if timeout else 10.0
-        except ValueError:
-            raise ConfigError(
-                "SYNCS_WEBHOOK_RETRY_SCHEDULE takes seconds separated by commas (0,5,300) and "
-                "SYNCS_WEBHOOK_TIMEOUT seconds (10)"
-            ) from None
-        if not delays or any(d < 0 for d in delays) or seconds <= 0:
-            raise ConfigError(
-                "SYNCS_WEBHOOK_RETRY_SCHEDULE needs at least one delay, none negative, and "
-                "SYNCS_WEBHOOK_TIMEOUT must be above 0"
-            )
+        delays = settings.webhook_retry_schedule() or RETRY_SCHEDULE
+        seconds = settings.webhook_timeout()
         return cls(delays=delays, timeout=seconds)
 
     def delay_after(self, attempts: int, retry_after: float | None = None) -> float | None:

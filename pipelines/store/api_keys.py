@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from pipelines import settings
 from pipelines.home import Home
 from pipelines.store.db import control_db
 from sources.errors import ConfigError
@@ -49,7 +49,7 @@ def ensure_api_key(
     With ``SYNCS_API_KEY`` (or ``env_key``) set, that key alone is accepted. Otherwise a
     key is generated on first start (or with ``regenerate``) and kept, hashed.
     """
-    env_key = env_key if env_key is not None else os.environ.get("SYNCS_API_KEY")
+    env_key = env_key if env_key is not None else settings.api_key()
     if env_key:
         if len(env_key) < MIN_ENV_KEY_CHARS:
             raise ConfigError(

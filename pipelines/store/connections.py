@@ -15,28 +15,36 @@ from pipelines.store.db import control_db
 from pipelines.store.schedule import Schedule
 from pipelines.store.secrets import Cipher, load_key
 from sources.errors import ConfigError
+from sources.http import redact
 from sources.registry import get_integration
 from sources.spec import DeletionLimit, IntegrationSpec
 
 MIN_FREQUENCY = timedelta(seconds=15)
+MAX_FREQUENCY = timedelta(days=365)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_frequency(text: str | int | timedelta) -> timedelta:
-    """``15s``, ``5m``, ``1h``, ``1d`` or seconds; at least 15 seconds."""
+    """``15s``, ``5m``, ``1h``, ``1d`` or seconds; at least 15 seconds, at most 365 days."""
     if isinstance(text, timedelta):
-        value = text
+        seconds = text.total_seconds()
     elif isinstance(text, int):
-        value = timedelta(seconds=text)
+        seconds = text
     else:
         match = _DURATION.match(text)
         if not match:
             raise ConfigError(
                 f"frequency {text!r} is not a duration; write it like 15s, 5m, 1h or 1d"
             )
-        value = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_FREQUENCY.total_seconds():
+        raise ConfigError(
+            f"frequency {text!r} is above the maximum of {format_duration(MAX_FREQUENCY)}; "
+            "choose 365d or less"
+        )
+    value = timedelta(seconds=seconds)
     if value < MIN_FREQUENCY:
         raise ConfigError(
             f"frequency {format_duration(value)} is below the minimum of 15s; choose 15s or more"
@@ -88,11 +96,22 @@ class Connection:
         return validate_config(self.spec, self.config)
 
     def describe(self) -> dict[str, Any]:
-        """Everything about the connection except its secrets."""
+        """Everything about the connection except its secrets.
+
+        A config stored before a rule that now refuses it is shown as stored, with any
+        credentials in its URLs redacted, and the reason it no longer validates.
+        """
+        problem: str | None = None
+        try:
+            config = self.validated_config().model_dump(mode="json")
+        except ConfigError as error:
+            problem = str(error)
+            config = {k: redact(v) if isinstance(v, str) else v for k, v in self.config.items()}
         return {
             "connection_id": self.connection_id,
             "integration": self.integration,
-            "config": self.validated_config().model_dump(mode="json"),
+            "config": config,
+            **({"config_error": problem} if problem else {}),
             "frequency": format_duration(self.frequency) if self.frequency else None,
             "max_deletions": str(self.max_deletions) if self.max_deletions else None,
             "enabled": self.enabled,
@@ -111,12 +130,22 @@ def validate_config(spec: IntegrationSpec, config: dict[str, Any]) -> BaseModel:
 
 
 def validate_credentials(spec: IntegrationSpec, credentials: dict[str, Any]) -> BaseModel:
+    """The integration's credentials model, and no credential that is empty or blank."""
     try:
-        return spec.credentials_model.model_validate(credentials)
+        model = spec.credentials_model.model_validate(credentials)
     except ValidationError as error:
         message = _validation_message(error, "credential", spec.name)
         keys = ", ".join(spec.credentials_model.model_fields)
         raise ConfigError(f"{message}; {spec.name} needs --credential for: {keys}") from None
+    blank = [
+        key for key, value in _plain(model).items() if isinstance(value, str) and not value.strip()
+    ]
+    if blank:
+        raise ConfigError(
+            f"{spec.name}: credential {blank[0]!r} is empty; give its value with "
+            f"--credential {blank[0]}=..."
+        )
+    return model
 
 
 def _plain(model: BaseModel) -> dict[str, Any]:

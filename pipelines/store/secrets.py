@@ -3,7 +3,9 @@
 The key comes from ``SYNCS_ENCRYPTION_KEY`` (32 bytes, urlsafe base64) or, for the
 embedded default, from a key file created once under ``SYNCS_HOME`` with 0600
 permissions. Each value is bound to what it belongs to (associated data), so a ciphertext
-copied to another connection's row does not decrypt.
+copied to another connection's row does not decrypt. Other uses of the same key material
+(the warehouse's encryption) get their own key from it through HKDF (``derived_key``), so
+no two uses share a key.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from pipelines import settings
 from sources.errors import ConfigError
 
 NONCE_BYTES = 12
@@ -34,7 +39,7 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def load_key(key_file: Path) -> bytes:
-    env = os.environ.get("SYNCS_ENCRYPTION_KEY")
+    env = settings.encryption_key()
     if env:
         return _decode_key(env, "SYNCS_ENCRYPTION_KEY")
     if not key_file.exists():
@@ -43,6 +48,13 @@ def load_key(key_file: Path) -> bytes:
         with os.fdopen(fd, "w") as handle:
             handle.write(base64.urlsafe_b64encode(os.urandom(32)).decode())
     return _decode_key(key_file.read_text(), f"key file {key_file.name}")
+
+
+def derived_key(key: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one ``purpose``, derived from the key material with HKDF-SHA256."""
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=f"syncs/{purpose}".encode()).derive(
+        key
+    )
 
 
 class Cipher:

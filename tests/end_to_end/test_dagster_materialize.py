@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 from dagster import AssetKey, DagsterInstance
 
 from orchestration.partitions import sync_partitions
+from pipelines.engine.warehouse import open_duckdb
 from sources.registry import INTEGRATIONS
 from tests.conftest import ACME, GLOBEX, add_hubspot
 
@@ -61,7 +61,7 @@ def test_partitions_materialized_together_by_the_cli_all_land(home, hubspot, tmp
     for cid, process in commands.items():
         assert process.returncode == 0, outputs[cid][-3000:]
 
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con = open_duckdb(home, read_only=True)
     try:
         contacts = dict(
             con.execute(

@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 import requests
 
 from pipelines.engine.sync import SyncFailed
+from pipelines.engine.warehouse import open_duckdb
 from pipelines.home import Home
 from pipelines.store.connections import Connections
 from sources.errors import ConfigError
@@ -469,7 +469,7 @@ def test_secrets_never_stored_in_plain(home, drive, runner):
             content = path.read_bytes()
             for secret in secrets:
                 assert secret.encode() not in content, path
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con = open_duckdb(home, read_only=True)
     try:
         text_columns = con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "

@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 
-import duckdb
-
+from pipelines.engine.warehouse import open_duckdb
 from pipelines.home import Home
 from tests.conftest import ACME, GLOBEX, add_hubspot
 
@@ -26,7 +25,7 @@ def syncs(home: Home, *args: str) -> subprocess.Popen[str]:
 
 
 def rows(home: Home, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con = open_duckdb(home, read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:
