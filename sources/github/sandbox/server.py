@@ -6,9 +6,9 @@ PyGithub run against it unchanged (only ``base_url`` differs):
 * ``GET /repos/{owner}/{repo}/issues`` lists issues and pull requests (with a
   ``pull_request`` key and their *issue* id), filters ``state`` (default ``open``), ``since``
   (updated at or after), ``labels`` (comma-separated; an item must carry all of them),
-  ``assignee``, ``milestone`` (``none``, ``*``, a login or a milestone number; an unknown
-  milestone is 422), ``creator``, ``mentioned`` (an ``@login`` in the body or a comment) and
-  ``type`` (no sandbox issue has one), sorts by ``created`` (default), ``updated`` or
+  ``assignee`` (``none``, ``*`` or a login), ``milestone`` (``none``, ``*`` or a milestone
+  number; an unknown one is 422), ``creator``, ``mentioned`` (an ``@login`` in the body or a
+  comment) and ``type`` (no sandbox issue has one), sorts by ``created`` (default), ``updated`` or
   ``comments``, ``desc`` by default. ``GET /repos/{owner}/{repo}/pulls`` filters ``state``,
   ``head`` (``owner:branch``) and ``base``, has no ``since``, and its default direction is
   ``desc`` only when sorting by creation.
@@ -32,7 +32,8 @@ PyGithub run against it unchanged (only ``base_url`` differs):
 
 GitHub ignores query parameters it does not know; this sandbox answers 400 naming any
 parameter an endpoint does not simulate, so a client never mistakes an unsimulated filter for
-one that matched everything. Unknown users in a filter match nothing, as on GitHub.
+one that matched everything. A login in a filter is not checked against the account's
+people: one nobody has matches nothing.
 """
 
 from __future__ import annotations
