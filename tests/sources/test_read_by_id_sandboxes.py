@@ -116,7 +116,7 @@ def test_gong_extensive_pages_calls_by_id_with_their_metadata(gong):
         ({}, "filter is required"),
         ({"filter": {"callIds": [1]}}, "callIds"),
         ({"filter": {"owner": "x"}}, "filter.owner"),
-        ({"filter": {}, "contentSelector": {"exposedFields": {"parties": True}}}, "exposedFields"),
+        ({"filter": {}, "contentSelector": {"exposedFields": {"media": True}}}, "exposedFields"),
         ({"filter": {}, "contentSelector": {"context": "Extended"}}, "contentSelector.context"),
         ({"filter": {}, "limit": 5}, "limit"),
     ],

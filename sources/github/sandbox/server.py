@@ -1,46 +1,70 @@
-"""A loopback simulator of GitHub's REST API for issues and pull requests.
+"""A loopback simulator of GitHub's REST API for issues, pull requests and their discussion.
 
-It follows GitHub's public documentation closely enough that the production source runs
-against it unchanged (only ``base_url`` differs):
+It follows GitHub's public documentation closely enough that the production source and
+PyGithub run against it unchanged (only ``base_url`` differs):
 
 * ``GET /repos/{owner}/{repo}/issues`` lists issues and pull requests (with a
-  ``pull_request`` key and their *issue* id), filters ``state`` (default ``open``) and
-  ``since`` (updated at or after), sorts by ``created`` (default), ``updated`` or
-  ``comments``, ``desc`` by default; ``GET /repos/{owner}/{repo}/pulls`` has no ``since``,
-  and its default direction is ``desc`` only when sorting by creation. Both page by
-  ``page``/``per_page`` (30 by default, at most 100) with a ``Link`` header whose URLs use the
-  ``/repositories/{id}/...`` form, as GitHub's do.
+  ``pull_request`` key and their *issue* id), filters ``state`` (default ``open``), ``since``
+  (updated at or after), ``labels`` (comma-separated; an item must carry all of them),
+  ``assignee`` (``none``, ``*`` or a login), ``milestone`` (``none``, ``*`` or a milestone
+  number; an unknown one is 422), ``creator``, ``mentioned`` (an ``@login`` in the body or a
+  comment) and ``type`` (no sandbox issue has one), sorts by ``created`` (default), ``updated`` or
+  ``comments``, ``desc`` by default. ``GET /repos/{owner}/{repo}/pulls`` filters ``state``,
+  ``head`` (``owner:branch``) and ``base``, has no ``since``, and its default direction is
+  ``desc`` only when sorting by creation.
+* Comments: ``/repos/{owner}/{repo}/issues/{number}/comments`` (``since``; ascending id),
+  ``/repos/{owner}/{repo}/issues/comments`` (``since``, ``sort`` ``created`` or ``updated``
+  with ``direction``, which GitHub ignores without ``sort``) and ``.../issues/comments/{id}``;
+  reviews: ``/repos/{owner}/{repo}/pulls/{number}/reviews`` (chronological); labels:
+  ``/repos/{owner}/{repo}/labels``, ``.../labels/{name}`` and ``.../issues/{number}/labels``.
+* Listings page by ``page``/``per_page`` (30 by default, at most 100) with a ``Link`` header
+  whose URLs use the ``/repositories/{id}/...`` form, as GitHub's do.
 * Tokens go in ``Authorization: Bearer`` (or ``token``); a wrong one is 401 "Bad
   credentials"; without one, private repositories are 404. A ``User-Agent`` is required, and
   an unknown ``X-GitHub-Api-Version`` is 400.
-* Every authenticated answer carries ``x-ratelimit-limit/-remaining/-used/-reset/-resource``;
-  past the primary limit the answer is 403 (or 429) with ``x-ratelimit-remaining: 0``.
+* Every authenticated answer carries ``x-ratelimit-limit/-remaining/-used/-reset/-resource``
+  and ``x-github-request-id``; past the primary limit the answer is 403 (or 429) with
+  ``x-ratelimit-remaining: 0``. ``GET /rate_limit`` reports every resource GitHub lists
+  (``core``, ``search``, ``graphql``, ``integration_manifest``, ...; only ``core`` is ever
+  charged here, as the sandbox serves no search or GraphQL) and the deprecated ``rate``.
   Secondary limits can be injected: 403 or 429 with ``retry-after``, or without it.
 * A deleted issue is 410, a transferred one 301 to its new place (with a new id and number).
+
+GitHub ignores query parameters it does not know; this sandbox answers 400 naming any
+parameter an endpoint does not simulate, so a client never mistakes an unsimulated filter for
+one that matched everything. A login in a filter is not checked against the account's
+people: one nobody has matches nothing.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from sources.github.sandbox.state import (
     Account,
+    Comment,
     IssueState,
     PullState,
     Repo,
+    Review,
     new_account,
     new_repo,
     now_s,
     parse_iso,
+    render_comment,
     render_issue,
+    render_labels,
     render_pull,
     render_repo,
+    render_review,
     render_user,
     seed_repo,
     sha,
@@ -54,6 +78,7 @@ from sources.sandbox.server import (
     Response,
     SandboxError,
     SandboxServer,
+    iter_query_list,
     json_response,
 )
 
@@ -77,6 +102,25 @@ USER_AGENT_MESSAGE = (
 )
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
+PAGING = ("per_page", "page")
+ISSUE_FILTERS = ("milestone", "state", "assignee", "type", "creator", "mentioned", "labels")
+# (resource, limit for a token, limit without one, window in seconds) as /rate_limit lists
+# them; ``core`` is the sandbox's own primary limit, and ``code_scanning_upload`` mirrors it.
+RATE_RESOURCES: tuple[tuple[str, int, int, int], ...] = (
+    ("search", 30, 10, 60),
+    ("graphql", 5000, 0, 3600),
+    ("integration_manifest", 5000, 5000, 3600),
+    ("source_import", 100, 100, 60),
+    ("code_scanning_autofix", 10, 10, 60),
+    ("actions_runner_registration", 10000, 10000, 3600),
+    ("scim", 15000, 15000, 3600),
+    ("dependency_snapshots", 100, 100, 60),
+    ("dependency_sbom", 100, 100, 60),
+    ("audit_log", 1750, 1750, 3600),
+    ("audit_log_streaming", 15, 15, 3600),
+    ("code_search", 10, 10, 60),
+)
+REVIEW_VERDICTS = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED")
 OWNER = r"(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)"
 NAME = r"(?P<repo>[A-Za-z0-9._-]+)"
 
@@ -89,11 +133,20 @@ class _SecondaryLimit:
 
 
 class _ValidationFailed(SandboxError):
-    """GitHub's 422 for a parameter it cannot use, naming the field."""
+    """GitHub's 422 for a parameter it cannot use, naming the field (and the value given)."""
 
-    def __init__(self, resource: str, field: str) -> None:
+    def __init__(self, resource: str, field: str, value: str | None = None) -> None:
         super().__init__(422, "Validation Failed", DOCS)
-        self.errors = [{"resource": resource, "field": field, "code": "invalid"}]
+        error = {"resource": resource, "field": field, "code": "invalid"}
+        self.errors = [error if value is None else {"value": value, **error}]
+
+
+class _Moved(SandboxError):
+    """GitHub's 301 for an issue transferred to another repository."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(301, "Moved Permanently", DOCS, {"Location": url})
+        self.url = url
 
 
 class GitHubSandbox(SandboxServer[Account]):
@@ -129,14 +182,52 @@ class GitHubSandbox(SandboxServer[Account]):
         self._listings: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
         repo = rf"/repos/{OWNER}/{NAME}"
         by_id = r"/repositories/(?P<repo_id>\d+)"
-        self.api("GET", r"/user", self._user)
-        self.api("GET", r"/rate_limit", self._rate_limit, limit="free")
+        number = r"(?P<number>\d+)"
+        self._get(r"/user", self._user)
+        self._get(r"/rate_limit", self._rate_limit, limit="free")
         for prefix in (repo, by_id):
-            self.api("GET", prefix, self._repository)
-            self.api("GET", prefix + r"/issues", self._list_issues)
-            self.api("GET", prefix + r"/pulls", self._list_pulls)
-        self.api("GET", repo + r"/issues/(?P<number>\d+)", self._get_issue)
-        self.api("GET", repo + r"/pulls/(?P<number>\d+)", self._get_pull)
+            self._get(prefix, self._repository)
+            issue_params = (*ISSUE_FILTERS, "sort", "direction", "since", *PAGING)
+            self._get(prefix + r"/issues", self._list_issues, issue_params)
+            pull_params = ("state", "head", "base", "sort", "direction", *PAGING)
+            self._get(prefix + r"/pulls", self._list_pulls, pull_params)
+            comment_params = ("sort", "direction", "since", *PAGING)
+            self._get(prefix + r"/issues/comments", self._repo_comments, comment_params)
+            thread = prefix + rf"/issues/{number}/comments"
+            self._get(thread, self._issue_comments, ("since", *PAGING))
+            self._get(prefix + rf"/issues/{number}/labels", self._issue_labels, PAGING)
+            self._get(prefix + r"/labels", self._repo_labels, PAGING)
+            self._get(prefix + rf"/pulls/{number}/reviews", self._reviews, PAGING)
+        self._get(repo + rf"/issues/{number}", self._get_issue)
+        self._get(repo + rf"/pulls/{number}", self._get_pull)
+        self._get(repo + r"/issues/comments/(?P<comment_id>\d+)", self._get_comment)
+        self._get(repo + r"/labels/(?P<name>[^/]+)", self._get_label)
+
+    def _get(
+        self,
+        pattern: str,
+        handler: Callable[[Request, Any], Response],
+        params: Iterable[str] = (),
+        *,
+        limit: str = "default",
+    ) -> None:
+        """A GET route taking exactly the query parameters ``params``; any other is a 400."""
+        taken = frozenset(params)
+        template = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
+
+        def serve(request: Request, account: Any) -> Response:
+            unknown = sorted(set(request.query) - taken)
+            if unknown:
+                accepted = ", ".join(sorted(taken)) or "no query parameters"
+                raise SandboxError(
+                    400,
+                    f"The query parameter '{unknown[0]}' is not simulated by this sandbox for "
+                    f"GET {template} (it takes {accepted}).",
+                    DOCS,
+                )
+            return handler(request, account)
+
+        self.api("GET", pattern, serve, limit=limit)
 
     # errors
 
@@ -156,6 +247,9 @@ class GitHubSandbox(SandboxServer[Account]):
         except _ValidationFailed as exc:
             body = self.error_body(exc.status, exc.message, exc.category)
             body["errors"] = exc.errors
+            return json_response(body, exc.status, exc.headers)
+        except _Moved as exc:
+            body = {"message": exc.message, "url": exc.url, "documentation_url": DOCS}
             return json_response(body, exc.status, exc.headers)
 
     def fault_headers(self, request: Request, status: int) -> dict[str, str]:
@@ -390,18 +484,92 @@ class GitHubSandbox(SandboxServer[Account]):
 
     @admin_operation
     def comment(
-        self, token: str, repo_name: str, number: int, *, at: datetime | None = None
+        self,
+        token: str,
+        repo_name: str,
+        number: int,
+        *,
+        body: str | None = None,
+        user: str | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
-        """Add a comment: ``comments`` grows and ``updated_at`` moves, as on GitHub."""
+        """Add a comment by ``user`` (the token's user by default): ``comments`` grows and
+        ``updated_at`` moves, as on GitHub. Returns the issue."""
         when = to_s(at)
         with self._data:
             account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number)
+            item.thread.append(
+                Comment(
+                    id=account.comment_id(),
+                    user=user or account.user.login,
+                    body=body or f"A comment on #{item.number}.",
+                    created=when,
+                    updated=when,
+                    author_association="MEMBER",
+                )
+            )
             item.comments += 1
             item.updated = max(item.updated, when)
             repo.version += 1
             return render_issue(repo, account, item, self.base_url_or_default, single=True)
+
+    @admin_operation
+    def edit_comment(
+        self, token: str, repo_name: str, comment_id: int, body: str, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Edit a comment's body: its ``updated_at`` moves, the issue's does not."""
+        when = to_s(at)
+        with self._data:
+            account = self.accounts[token]
+            repo = self._repo(account, repo_name)
+            item, comment = self._comment(repo, comment_id)
+            comment.body, comment.updated = body, max(comment.updated, when)
+            repo.version += 1
+            return render_comment(repo, account, item, comment, self.base_url_or_default)
+
+    @admin_operation
+    def review(
+        self,
+        token: str,
+        repo_name: str,
+        number: int,
+        *,
+        state: str = "APPROVED",
+        body: str = "",
+        user: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Submit a review of a pull request's head commit (``APPROVED``,
+        ``CHANGES_REQUESTED`` or ``COMMENTED``) by ``user``, by default someone other than its
+        author; the pull request's ``updated_at`` moves. Returns the review."""
+        if state not in REVIEW_VERDICTS:
+            raise ValueError(f"state is one of {', '.join(REVIEW_VERDICTS)}, not {state!r}")
+        when = to_s(at)
+        with self._data:
+            account = self.accounts[token]
+            repo = self._repo(account, repo_name)
+            item = self._item(repo, number, pull=True)
+            assert item.pull is not None
+            reviewer = user or next(p.login for p in account.people if p.login != item.user)
+            if reviewer == item.user and state != "COMMENTED":
+                raise ValueError(f"{reviewer} cannot approve or reject their own pull request")
+            if state == "CHANGES_REQUESTED" and not body:
+                raise ValueError("a review requesting changes needs a body")
+            review = Review(
+                id=account.review_id(),
+                user=reviewer,
+                state=state,
+                body=body,
+                submitted=when,
+                commit_id=item.pull.head_sha,
+                author_association="MEMBER",
+            )
+            item.reviews.append(review)
+            item.updated = max(item.updated, when)
+            repo.version += 1
+            return render_review(repo, account, item, review, self.base_url_or_default)
 
     @admin_operation
     def delete_issue(self, token: str, repo_name: str, number: int) -> None:
@@ -625,6 +793,15 @@ class GitHubSandbox(SandboxServer[Account]):
         return repo
 
     @staticmethod
+    def _comment(repo: Repo, comment_id: int | str) -> tuple[IssueState, Comment]:
+        wanted = int(comment_id)
+        for item in repo.issues.values():
+            for comment in item.thread:
+                if comment.id == wanted:
+                    return item, comment
+        raise KeyError(f"{repo.full_name} has no issue comment {comment_id}")
+
+    @staticmethod
     def _item(repo: Repo, number: int | str, *, pull: bool = False) -> IssueState:
         item = repo.issues.get(int(number))
         if item is None:
@@ -771,7 +948,9 @@ class GitHubSandbox(SandboxServer[Account]):
         return json_response(render_user(account.user, self.base_url))
 
     def _rate_limit(self, request: Request, account: Account | None) -> Response:
-        core: dict[str, Any] = {"limit": 60, "remaining": 60, "reset": now_s() + 3600, "used": 0}
+        """Every resource's budget; only ``core`` is ever used, as nothing else is served."""
+        now = now_s()
+        core: dict[str, Any] = {"limit": 60, "remaining": 60, "reset": now + 3600, "used": 0}
         if account is not None and self.rate_limit is not None:
             with self._rate:
                 account.rate.roll()
@@ -780,8 +959,18 @@ class GitHubSandbox(SandboxServer[Account]):
                 name: int(headers[f"x-ratelimit-{name}"])
                 for name in ("limit", "remaining", "reset", "used")
             }
-        core["resource"] = "core"
-        return json_response({"resources": {"core": core}, "rate": core})
+        resources: dict[str, dict[str, Any]] = {"core": {**core, "resource": "core"}}
+        for name, limit, anonymous, window in RATE_RESOURCES:
+            budget = limit if account is not None else anonymous
+            resources[name] = {
+                "limit": budget,
+                "remaining": budget,
+                "reset": now + window,
+                "used": 0,
+                "resource": name,
+            }
+        resources["code_scanning_upload"] = {**core, "resource": "code_scanning_upload"}
+        return json_response({"resources": resources, "rate": resources["core"]})
 
     def _repository(self, request: Request, account: Account | None) -> Response:
         repo = self._find_repo(request, account)
@@ -812,10 +1001,7 @@ class GitHubSandbox(SandboxServer[Account]):
             raise _ValidationFailed("Issue", "sort")
         if direction not in ("asc", "desc"):
             raise _ValidationFailed("Issue", "direction")
-        since_text = request.arg("since")
-        since = parse_iso(since_text) if since_text else None
-        if since_text and since is None:
-            raise _ValidationFailed("Issue", "since")
+        since = _since(request, "Issue")
         assert account is not None
         return self._listing(request, account, repo, "issues", state, sort, direction, since)
 
@@ -844,8 +1030,8 @@ class GitHubSandbox(SandboxServer[Account]):
         direction: str,
         since: int | None,
     ) -> Response:
-        per_page, page = self._page_args(request)
         with self._data:
+            wanted = _issue_filter(request, repo) if kind == "issues" else _pull_filter(request)
             key = (repo.id, repo.version, kind, state, sort, direction)
             numbers = self._listings.get(key)
             if numbers is None:
@@ -857,12 +1043,31 @@ class GitHubSandbox(SandboxServer[Account]):
                 self._listings.move_to_end(key)
             if since is not None:
                 numbers = _updated_since(repo, numbers, since, sort, direction)
-            chunk = numbers[(page - 1) * per_page : page * per_page]
+            if wanted is not None:
+                numbers = [n for n in numbers if wanted(repo.issues[n])]
             render = render_pull if kind == "pulls" else render_issue
-            body = [render(repo, account, repo.issues[n], self.base_url) for n in chunk]
-        last = max(math.ceil(len(numbers) / per_page), 1)
+            return self._paged(
+                request,
+                repo,
+                kind,
+                numbers,
+                lambda n: render(repo, account, repo.issues[n], self.base_url),
+            )
+
+    def _paged(
+        self,
+        request: Request,
+        repo: Repo,
+        kind: str,
+        rows: list[Any],
+        render: Callable[[Any], dict[str, Any]],
+    ) -> Response:
+        """The page ``page`` of ``rows``, rendered, with the ``Link`` header when it pages."""
+        per_page, page = self._page_args(request)
+        body = [render(row) for row in rows[(page - 1) * per_page : page * per_page]]
+        last = max(math.ceil(len(rows) / per_page), 1)
         headers = {}
-        if len(numbers) > per_page or page > 1:
+        if len(rows) > per_page or page > 1:
             headers["Link"] = self._link(request, repo, kind, page, last)
         return json_response(body, headers=headers)
 
@@ -885,23 +1090,24 @@ class GitHubSandbox(SandboxServer[Account]):
 
     # GET .../issues/{number} and .../pulls/{number}
 
+    def _issue_at(self, request: Request, repo: Repo, suffix: str = "") -> IssueState:
+        """The issue of the path: 301 to where a transferred one went (``suffix`` kept),
+        410 for a deleted one, 404 for none."""
+        number = int(request.params["number"])
+        if number in repo.moved:
+            full_name, new_number = repo.moved[number]
+            raise _Moved(f"{self.base_url}/repos/{full_name}/issues/{new_number}{suffix}")
+        if number in repo.deleted:
+            raise SandboxError(410, "This issue was deleted", DOCS)
+        item = repo.issues.get(number)
+        if item is None:
+            raise SandboxError(404, "Not Found", DOCS)
+        return item
+
     def _get_issue(self, request: Request, account: Account | None) -> Response:
         repo = self._find_repo(request, account)
-        number = int(request.params["number"])
         with self._data:
-            if number in repo.moved:
-                full_name, new_number = repo.moved[number]
-                url = f"{self.base_url}/repos/{full_name}/issues/{new_number}"
-                return json_response(
-                    {"message": "Moved Permanently", "url": url, "documentation_url": DOCS},
-                    301,
-                    {"Location": url},
-                )
-            if number in repo.deleted:
-                raise SandboxError(410, "This issue was deleted", DOCS)
-            item = repo.issues.get(number)
-            if item is None:
-                raise SandboxError(404, "Not Found", DOCS)
+            item = self._issue_at(request, repo)
             assert account is not None
             return json_response(render_issue(repo, account, item, self.base_url, single=True))
 
@@ -913,6 +1119,183 @@ class GitHubSandbox(SandboxServer[Account]):
                 raise SandboxError(404, "Not Found", DOCS)
             assert account is not None
             return json_response(render_pull(repo, account, item, self.base_url, single=True))
+
+    # comments, labels and reviews
+
+    def _repo_comments(self, request: Request, account: Account | None) -> Response:
+        """Every comment of the repository: ascending id, or by ``sort`` in ``direction``."""
+        repo = self._find_repo(request, account)
+        sort, direction = request.arg("sort"), request.arg("direction")
+        if sort is not None and sort not in ("created", "updated"):
+            raise _ValidationFailed("IssueComment", "sort", sort)
+        if direction is not None and direction not in ("asc", "desc"):
+            raise _ValidationFailed("IssueComment", "direction", direction)
+        since = _since(request, "IssueComment")
+        assert account is not None
+        with self._data:
+            rows = [
+                (item, c)
+                for item in repo.issues.values()
+                for c in item.thread
+                if since is None or c.updated >= since
+            ]
+            rows.sort(key=lambda row: row[1].id)
+            if sort is not None:
+                field = "created" if sort == "created" else "updated"
+                rows.sort(key=lambda row: getattr(row[1], field), reverse=direction != "asc")
+            return self._paged(
+                request,
+                repo,
+                "issues/comments",
+                rows,
+                lambda row: render_comment(repo, account, row[0], row[1], self.base_url),
+            )
+
+    def _issue_comments(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        since = _since(request, "IssueComment")
+        assert account is not None
+        with self._data:
+            item = self._issue_at(request, repo, "/comments")
+            rows = [c for c in item.thread if since is None or c.updated >= since]
+            return self._paged(
+                request,
+                repo,
+                f"issues/{item.number}/comments",
+                rows,
+                lambda c: render_comment(repo, account, item, c, self.base_url),
+            )
+
+    def _get_comment(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        assert account is not None
+        with self._data:
+            try:
+                item, comment = self._comment(repo, request.params["comment_id"])
+            except KeyError:
+                raise SandboxError(404, "Not Found", DOCS) from None
+            return json_response(render_comment(repo, account, item, comment, self.base_url))
+
+    def _repo_labels(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        with self._data:
+            names = sorted(repo.labels, key=str.lower)
+            return self._paged(
+                request, repo, "labels", names, lambda n: render_labels(repo, [n], self.base_url)[0]
+            )
+
+    def _get_label(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        wanted = unquote(request.params["name"]).lower()
+        with self._data:
+            for name in repo.labels:
+                if name.lower() == wanted:
+                    return json_response(render_labels(repo, [name], self.base_url)[0])
+        raise SandboxError(404, "Not Found", DOCS)
+
+    def _issue_labels(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        with self._data:
+            item = self._issue_at(request, repo, "/labels")
+            return self._paged(
+                request,
+                repo,
+                f"issues/{item.number}/labels",
+                list(item.labels),
+                lambda n: render_labels(repo, [n], self.base_url)[0],
+            )
+
+    def _reviews(self, request: Request, account: Account | None) -> Response:
+        repo = self._find_repo(request, account)
+        assert account is not None
+        with self._data:
+            item = repo.issues.get(int(request.params["number"]))
+            if item is None or item.pull is None:
+                raise SandboxError(404, "Not Found", DOCS)
+            return self._paged(
+                request,
+                repo,
+                f"pulls/{item.number}/reviews",
+                list(item.reviews),
+                lambda r: render_review(repo, account, item, r, self.base_url),
+            )
+
+
+def _since(request: Request, resource: str) -> int | None:
+    text = request.arg("since")
+    if not text:
+        return None
+    since = parse_iso(text)
+    if since is None:
+        raise _ValidationFailed(resource, "since", text)
+    return since
+
+
+def _mentions(item: IssueState, login: str) -> bool:
+    """Whether ``@login`` appears in the issue's body or one of its comments."""
+    pattern = re.compile(rf"(?<![\w-])@{re.escape(login)}(?![\w-])", re.IGNORECASE)
+    texts = [item.body or "", *(c.body for c in item.thread)]
+    return any(pattern.search(text) for text in texts)
+
+
+def _issue_filter(request: Request, repo: Repo) -> Callable[[IssueState], bool] | None:
+    """The issue listing's ``labels``, ``assignee``, ``milestone``, ``creator``, ``mentioned``
+    and ``type`` filters as one test, or None without any."""
+    tests: list[Callable[[IssueState], bool]] = []
+    milestone = request.arg("milestone") or None
+    if milestone == "none":
+        tests.append(lambda i: i.milestone is None)
+    elif milestone == "*":
+        tests.append(lambda i: i.milestone is not None)
+    elif milestone is not None:
+        if not milestone.isdigit() or int(milestone) not in repo.milestones:
+            raise _ValidationFailed("Issue", "milestone", milestone)
+        number = int(milestone)
+        tests.append(lambda i: i.milestone == number)
+    assignee = request.arg("assignee") or None
+    if assignee == "none":
+        tests.append(lambda i: not i.assignees)
+    elif assignee == "*":
+        tests.append(lambda i: bool(i.assignees))
+    elif assignee is not None:
+        assigned = assignee.lower()
+        tests.append(lambda i: assigned in (a.lower() for a in i.assignees))
+    creator = (request.arg("creator") or "").lower()
+    if creator:
+        tests.append(lambda i: i.user.lower() == creator)
+    mentioned = request.arg("mentioned") or ""
+    if mentioned:
+        tests.append(lambda i: _mentions(i, mentioned))
+    kind = request.arg("type") or None
+    if kind is not None and kind != "none":
+        tests.append(lambda i: False)
+    labels = {name.lower() for name in iter_query_list(request, "labels")}
+    if labels:
+        tests.append(lambda i: labels <= {name.lower() for name in i.labels})
+    if not tests:
+        return None
+    return lambda item: all(test(item) for test in tests)
+
+
+def _pull_filter(request: Request) -> Callable[[IssueState], bool] | None:
+    """The pull listing's ``head`` (``owner:branch``) and ``base`` filters, or None."""
+    head, base = request.arg("head") or None, request.arg("base") or None
+    owner = ref = None
+    if head is not None:
+        owner, _, ref = head.partition(":")
+        if not ref:
+            raise _ValidationFailed("PullRequest", "head", head)
+    if head is None and base is None:
+        return None
+
+    def wanted(item: IssueState) -> bool:
+        pull = item.pull
+        assert pull is not None
+        if owner is not None and (pull.head_owner.lower(), pull.head_ref) != (owner.lower(), ref):
+            return False
+        return base is None or pull.base_ref == base
+
+    return wanted
 
 
 def _request_id(request: Request) -> str:

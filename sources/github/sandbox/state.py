@@ -2,8 +2,11 @@
 
 Accounts (one per token) own repositories; a repository holds issues and pull requests in
 one number space, as on GitHub, where every pull request is also an issue with its own issue
-id. Seeded data is deterministic: ``random.Random`` on the account's seed and the repository
-name, timestamps spread over the year before a fixed epoch, in whole seconds like GitHub's.
+id. An issue carries its comments and a pull request its reviews. Seeded data is
+deterministic: ``random.Random`` on the account's seed and the repository name, timestamps
+spread over the year before a fixed epoch, in whole seconds like GitHub's. Comments and
+reviews come from a generator of their own, so the issues and pull requests do not depend on
+them; their ids grow with their time, as GitHub's do.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sources.sandbox.limits import FixedWindow
 
@@ -36,7 +40,12 @@ DEFAULT_LABELS: tuple[tuple[str, str, str], ...] = (
     ("question", "d876e3", "Further information is requested"),
     ("wontfix", "ffffff", "This will not be worked on"),
 )
+CUSTOM_LABELS: tuple[tuple[str, str, str | None], ...] = (
+    ("needs-triage", "fbca04", "Waiting for a maintainer to look"),
+    ("regression", "b60205", None),
+)
 MILESTONES = ("v1.0", "v1.1", "v2.0")
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
 ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "NONE")
 
 _PEOPLE = (
@@ -57,6 +66,18 @@ _ISSUE_TITLES = (
     "{Thing} returns the wrong results", "Document {thing}", "Flaky test around {thing}",
     "{Thing} breaks after the last release", "Question about {thing}",
 )  # fmt: skip
+_COMMENTS = (
+    "I can reproduce this with {thing}.", "Thanks for the report, looking into it.",
+    "@{person} can you take a look?", "This should be fixed by the next release.",
+    "Any update on this?", "Same here since the last release.", "cc @{person}",
+    "Closing as fixed; reopen if you still see it.", "A workaround is to restart {thing}.",
+)  # fmt: skip
+_REVIEW_BODIES = {
+    "APPROVED": ("", "", "Looks good to me.", "Nice, thanks!"),
+    "CHANGES_REQUESTED": ("Please add a test for {thing}.", "This breaks {thing}; see inline."),
+    "COMMENTED": ("Left a few comments.", "A question about {thing} before I approve."),
+    "DISMISSED": ("Outdated after the last push.",),
+}
 _PULL_TITLES = (
     "Fix {thing}", "Speed up {thing}", "Add {thing}", "Refactor {thing}", "Test {thing}",
     "Document {thing}", "Bump dependencies of {thing}",
@@ -133,6 +154,31 @@ class PullState:
 
 
 @dataclass
+class Comment:
+    """An issue comment; ``updated`` moves when it is edited."""
+
+    id: int
+    user: str
+    body: str
+    created: int
+    updated: int
+    author_association: str = "CONTRIBUTOR"
+
+
+@dataclass
+class Review:
+    """A submitted pull request review, on the head commit ``commit_id``."""
+
+    id: int
+    user: str
+    state: str
+    body: str
+    submitted: int
+    commit_id: str
+    author_association: str = "CONTRIBUTOR"
+
+
+@dataclass
 class IssueState:
     id: int
     number: int
@@ -154,6 +200,8 @@ class IssueState:
     reactions: int = 0
     author_association: str = "CONTRIBUTOR"
     pull: PullState | None = None
+    thread: list[Comment] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
 
 
 @dataclass
@@ -176,7 +224,7 @@ class Repo:
     private: bool = True
     issues: dict[int, IssueState] = field(default_factory=dict)
     next_number: int = 1
-    labels: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    labels: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
     milestones: dict[int, Milestone] = field(default_factory=dict)
     moved: dict[int, tuple[str, int]] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
@@ -213,6 +261,8 @@ class Account:
     repos: dict[str, Repo] = field(default_factory=dict)
     next_issue_id: int = 0
     next_pull_id: int = 0
+    next_comment_id: int = 0
+    next_review_id: int = 0
     rate: FixedWindow = field(default_factory=lambda: FixedWindow(3600.0))
 
     def person(self, login: str) -> User:
@@ -229,6 +279,14 @@ class Account:
         self.next_pull_id += 1
         return self.next_pull_id
 
+    def comment_id(self) -> int:
+        self.next_comment_id += 1
+        return self.next_comment_id
+
+    def review_id(self) -> int:
+        self.next_review_id += 1
+        return self.next_review_id
+
 
 def new_account(token: str, login: str, seed: int) -> Account:
     rng = random.Random(f"{seed}:people")
@@ -244,6 +302,8 @@ def new_account(token: str, login: str, seed: int) -> Account:
         people=people,
         next_issue_id=rng.randrange(1_000_000_000, 2_000_000_000),
         next_pull_id=rng.randrange(500_000_000, 900_000_000),
+        next_comment_id=rng.randrange(1_500_000_000, 2_500_000_000),
+        next_review_id=rng.randrange(1_000_000_000, 2_000_000_000),
     )
 
 
@@ -343,6 +403,75 @@ def seed_repo(account: Account, repo: Repo, issues: int, pulls: int) -> None:
         if rng.random() < 0.03:
             item.locked, item.active_lock_reason = True, "resolved"
         repo.issues[item.number] = item
+    for index, (label, color, description) in enumerate(CUSTOM_LABELS):
+        repo.labels[label] = (
+            _stable_int(f"{repo.full_name}:custom-label:{index}", 10**9, 10**9),
+            color,
+            description,
+        )
+    _seed_discussion(account, repo)
+
+
+def _fill(rng: random.Random, template: str, people: list[str]) -> str:
+    thing = rng.choice(_THINGS)
+    return template.format(thing=thing, person=rng.choice(people))
+
+
+def _seed_discussion(account: Account, repo: Repo) -> None:
+    """Each issue's ``comments`` count of comments, and reviews on the pull requests, at
+    times between an item's creation and its last update; ids are handed out in time order."""
+    rng = random.Random(f"{account.seed}:{repo.full_name}:discussion")
+    people = [u.login for u in account.people]
+    drafts: list[tuple[int, int, IssueState, Comment | Review]] = []
+    for item in repo.issues.values():
+        span = max(item.updated - item.created, 0)
+        for _ in range(item.comments):
+            at = item.created + int(rng.random() * span)
+            edited = at + int(rng.random() * (item.updated - at)) if rng.random() < 0.15 else at
+            comment = Comment(
+                id=0,
+                user=rng.choice(people),
+                body=_fill(rng, rng.choice(_COMMENTS), people),
+                created=at,
+                updated=edited,
+                author_association=rng.choice(ASSOCIATIONS),
+            )
+            drafts.append((at, 0, item, comment))
+        pull = item.pull
+        if pull is None:
+            continue
+        reviewers = [p for p in people if p != item.user]
+        count = rng.choice((0, 0, 1, 1, 2, 3))
+        for index in range(count):
+            last = index == count - 1
+            state = (
+                "APPROVED"
+                if last and pull.merged_at is not None
+                else rng.choice(("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "COMMENTED"))
+            )
+            if not last and rng.random() < 0.1:
+                state = "DISMISSED"
+            at = item.created + int((index + 1) / (count + 1) * span)
+            review = Review(
+                id=0,
+                user=rng.choice(reviewers),
+                state=state,
+                body=_fill(rng, rng.choice(_REVIEW_BODIES[state]), people),
+                submitted=at,
+                commit_id=pull.head_sha,
+                author_association=rng.choice(("MEMBER", "COLLABORATOR", "CONTRIBUTOR")),
+            )
+            drafts.append((at, 1, item, review))
+    drafts.sort(key=lambda d: (d[0], d[1], d[2].number))
+    for _, kind, item, entry in drafts:
+        if kind == 0:
+            assert isinstance(entry, Comment)
+            entry.id = account.comment_id()
+            item.thread.append(entry)
+        else:
+            assert isinstance(entry, Review)
+            entry.id = account.review_id()
+            item.reviews.append(entry)
 
 
 # rendering, as the REST API answers
@@ -399,7 +528,8 @@ def render_repo(repo: Repo, api: str, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def _render_labels(repo: Repo, names: Iterable[str], api: str) -> list[dict[str, Any]]:
+def render_labels(repo: Repo, names: Iterable[str], api: str) -> list[dict[str, Any]]:
+    """Label objects as GitHub renders them, in the order of ``names``."""
     out = []
     for name in names:
         label_id, color, description = repo.labels.get(name, (0, "ededed", None))
@@ -407,7 +537,7 @@ def _render_labels(repo: Repo, names: Iterable[str], api: str) -> list[dict[str,
             {
                 "id": label_id,
                 "node_id": node_id("LA", label_id),
-                "url": f"{api}/repos/{repo.full_name}/labels/{name.replace(' ', '%20')}",
+                "url": f"{api}/repos/{repo.full_name}/labels/{quote(name, safe='')}",
                 "name": name,
                 "color": color,
                 "default": name in {n for n, _, _ in DEFAULT_LABELS},
@@ -451,7 +581,7 @@ def _shared(repo: Repo, account: Account, item: IssueState, api: str) -> dict[st
         "title": item.title,
         "user": render_user(account.person(item.user), api),
         "body": item.body,
-        "labels": _render_labels(repo, item.labels, api),
+        "labels": render_labels(repo, item.labels, api),
         "milestone": _render_milestone(repo, item.milestone, api),
         "active_lock_reason": item.active_lock_reason,
         "created_at": iso(item.created),
@@ -608,3 +738,57 @@ def render_pull(
             }
         )
     return out
+
+
+def _html(repo: Repo, item: IssueState) -> str:
+    kind = "pull" if item.pull is not None else "issues"
+    return f"{HTML_ROOT}/{repo.full_name}/{kind}/{item.number}"
+
+
+def _reactions(url: str) -> dict[str, Any]:
+    counts = dict.fromkeys(
+        ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"), 0
+    )
+    return {"url": f"{url}/reactions", "total_count": 0, **counts}
+
+
+def render_comment(
+    repo: Repo, account: Account, item: IssueState, comment: Comment, api: str
+) -> dict[str, Any]:
+    """An issue comment as ``/issues/comments`` and ``/issues/{number}/comments`` render it."""
+    url = f"{api}/repos/{repo.full_name}/issues/comments/{comment.id}"
+    return {
+        "url": url,
+        "html_url": f"{_html(repo, item)}#issuecomment-{comment.id}",
+        "issue_url": f"{api}/repos/{repo.full_name}/issues/{item.number}",
+        "id": comment.id,
+        "node_id": node_id("IC", comment.id),
+        "user": render_user(account.person(comment.user), api),
+        "created_at": iso(comment.created),
+        "updated_at": iso(comment.updated),
+        "author_association": comment.author_association,
+        "body": comment.body,
+        "reactions": _reactions(url),
+        "performed_via_github_app": None,
+    }
+
+
+def render_review(
+    repo: Repo, account: Account, item: IssueState, review: Review, api: str
+) -> dict[str, Any]:
+    """A pull request review as ``/pulls/{number}/reviews`` renders it."""
+    html = f"{_html(repo, item)}#pullrequestreview-{review.id}"
+    pull_url = f"{api}/repos/{repo.full_name}/pulls/{item.number}"
+    return {
+        "id": review.id,
+        "node_id": node_id("PRR", review.id),
+        "user": render_user(account.person(review.user), api),
+        "body": review.body,
+        "state": review.state,
+        "html_url": html,
+        "pull_request_url": pull_url,
+        "author_association": review.author_association,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
+        "submitted_at": iso(review.submitted),
+        "commit_id": review.commit_id,
+    }

@@ -1,12 +1,13 @@
-"""A loopback simulator of Gong's API v2: calls and call transcripts.
+"""A loopback simulator of Gong's API v2: calls, transcripts, users and workspaces.
 
 It follows Gong's public documentation closely enough that the production source runs
 against it unchanged (only ``base_url`` differs), including what makes Gong awkward to sync:
 
 * HTTP Basic authentication with a company's access key and its secret; 401 otherwise;
-* ``GET /v2/calls`` needs ``fromDateTime`` and ``toDateTime`` (ISO 8601 with a zone; from
-  inclusive, to exclusive) and filters web-conference calls on their *scheduled* time and
-  the others on their start; 100 calls a page; ``records`` carries ``totalRecords``,
+* ``GET /v2/calls`` takes an optional ``fromDateTime`` and ``toDateTime`` (ISO 8601 with a
+  zone; from inclusive, to exclusive; without them, from the earliest or to the latest call)
+  and ``workspaceId``, and filters web-conference calls on their *scheduled* time and the
+  others on their start; 100 calls a page; ``records`` carries ``totalRecords``,
   ``currentPageSize``, ``currentPageNumber`` and, only when more pages follow, ``cursor``;
 * a filter matching no call is answered 404 with
   ``{"requestId": ..., "errors": ["No calls found corresponding to the provided filters"]}``;
@@ -14,8 +15,16 @@ against it unchanged (only ``base_url`` differs), including what makes Gong awkw
   and answers ``callTranscripts``: per call its monologues (``speakerId``, ``topic``,
   ``sentences`` with ``start``/``end`` in milliseconds and ``text``);
 * ``POST /v2/calls/extensive`` takes the same filter (and ``primaryUserIds``) and answers
-  ``calls``, each call's fields in its ``metaData``; a ``contentSelector`` asking for more
-  (parties, content, media) is refused, not simulated;
+  ``calls``, each call's fields in its ``metaData``. Of its ``contentSelector`` it simulates
+  ``exposedFields.parties`` (the host, colleagues or the customer's people, each speaker
+  with the ``speakerId`` its monologues carry), ``content.topics``, ``interaction.speakers``
+  (talk time) and ``interaction.questions``, all derived from the transcript, and
+  ``context: "None"``; any other field asked for (trackers, briefs, media URLs, comments,
+  CRM context...) is a 400 naming it;
+* ``GET /v2/users`` pages the company's users by ``records.cursor`` (``includeAvatars``
+  adds the synthetic users of Gong's own staff), ``GET /v2/users/{id}`` reads one, and
+  ``GET /v2/workspaces`` lists the company's workspace;
+* a query parameter or body field an endpoint does not simulate is a 400 naming it;
 * cursors are opaque signed tokens tied to their query (400 for another query or a forgery);
 * timestamps are rendered to the second in the company's UTC offset;
 * 3 requests a second and 10,000 a day per company, past which 429 with ``Retry-After``;
@@ -41,11 +50,21 @@ import random
 import secrets
 import string
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sources.gong.sandbox.seed import HALF_HOUR_MS, SEED_EPOCH, numeric_id, seed_call
+from sources.gong.sandbox.seed import (
+    HALF_HOUR_MS,
+    SEED_EPOCH,
+    Party,
+    User,
+    numeric_id,
+    seed_call,
+    seed_parties,
+    seed_users,
+)
 from sources.sandbox.auth import basic_credentials
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -62,6 +81,7 @@ _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
 
 NO_CALLS_MESSAGE = "No calls found corresponding to the provided filters"
+USER_NOT_FOUND = "User not found"
 PAGE_FAULTS = ("no_cursor",)
 AUTH_MESSAGE = "Authentication failed: the access key or its secret is not valid"
 CALL_FIELDS = (
@@ -89,6 +109,34 @@ CALL_FIELDS = (
 TIME_FIELDS = ("started", "scheduled")
 FIXED_FIELDS = ("id", "url")
 _CURSOR_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
+CALL_FILTER = ("fromDateTime", "toDateTime", "workspaceId", "callIds")
+# contentSelector.exposedFields as Gong documents it: a flag, or an object of flags; the
+# (group, flag) pairs the sandbox simulates are those derived from a call's transcript.
+EXPOSED_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "parties": None,
+    "content": (
+        "structure",
+        "topics",
+        "trackers",
+        "trackerOccurrences",
+        "pointsOfInterest",
+        "brief",
+        "outline",
+        "highlights",
+        "callOutcome",
+        "keyPoints",
+    ),
+    "interaction": ("speakers", "video", "personInteractionStats", "questions"),
+    "collaboration": ("publicComments",),
+    "media": None,
+}
+SIMULATED_FIELDS = {
+    ("parties", None),
+    ("content", "topics"),
+    ("interaction", "speakers"),
+    ("interaction", "questions"),
+}
+CONTEXTS = ("None", "Basic", "Extended")
 
 
 def to_ms(at: datetime) -> int:
@@ -169,6 +217,8 @@ class _Call:
     conference: bool
     transcript: list[dict[str, Any]]
     processed: bool = True
+    company: str | None = None
+    contact: str | None = None
 
     @property
     def filter_ms(self) -> int:
@@ -190,19 +240,21 @@ class _Account:
     workspace_id: str
     offset: timedelta
     rng: random.Random
+    workspace_name: str = "Sales"
     users: list[str] = field(default_factory=list)
+    people: dict[str, User] = field(default_factory=dict)
     calls: dict[str, _Call] = field(default_factory=dict)
     second_window: RollingWindow = field(default_factory=lambda: RollingWindow(1.0))
     daily: DailyQuota = field(default_factory=DailyQuota)
 
 
 class GongSandbox(SandboxServer[_Account]):
-    """Gong API v2 (``/v2/calls``, ``/v2/calls/transcript``) on 127.0.0.1, one company per
+    """Gong API v2 (calls, transcripts, users, workspaces) on 127.0.0.1, one company per
     access key.
 
     ``rate_limit_per_second`` and ``daily_limit`` (None disables either) are the company's
-    limits; ``page_size`` the calls a listing page holds; ``transcript_page_size`` the
-    transcripts a page holds (Gong does not document it; smaller than a batch of 100 call
+    limits; ``page_size`` the calls or users a listing page holds; ``transcript_page_size``
+    the transcripts a page holds (Gong does not document it; smaller than a batch of 100 call
     ids by default, so a batch pages).
     """
 
@@ -230,11 +282,38 @@ class GongSandbox(SandboxServer[_Account]):
         self.page_size = page_size
         self.transcript_page_size = transcript_page_size
         self._cursor_key = secrets.token_bytes(32)
-        self.api("GET", r"/v2/calls", self._list_calls)
-        self.api("POST", r"/v2/calls/transcript", self._transcripts)
-        self.api("POST", r"/v2/calls/extensive", self._extensive)
-        self.api("GET", r"/v2/calls/(?P<id>\d+)", self._get_call)
+        self._route("GET", r"/v2/calls", self._list_calls, (*CALL_FILTER[:3], "cursor"))
+        self._route("POST", r"/v2/calls/transcript", self._transcripts)
+        self._route("POST", r"/v2/calls/extensive", self._extensive)
+        self._route("GET", r"/v2/calls/(?P<id>\d+)", self._get_call)
+        self._route("GET", r"/v2/users", self._list_users, ("cursor", "includeAvatars"))
+        self._route("GET", r"/v2/users/(?P<id>\d+)", self._get_user)
+        self._route("GET", r"/v2/workspaces", self._workspaces)
         self._page_faults: list[Fault] = []
+
+    def _route(
+        self,
+        method: str,
+        pattern: str,
+        handler: Callable[[Request, _Account], Response],
+        params: Iterable[str] = (),
+    ) -> None:
+        """An API route taking exactly the query parameters ``params``; any other is a 400."""
+        taken = frozenset(params)
+
+        def serve(request: Request, account: _Account) -> Response:
+            unknown = sorted(set(request.query) - taken)
+            if unknown:
+                accepted = ", ".join(sorted(taken)) or "no query parameters"
+                raise SandboxError(
+                    400,
+                    f"query parameter {unknown[0]!r} is not simulated by this sandbox for "
+                    f"{method} {request.path} (it takes {accepted})",
+                    "BAD_REQUEST",
+                )
+            return handler(request, account)
+
+        self.api(method, pattern, serve)
 
     # errors
 
@@ -253,9 +332,12 @@ class GongSandbox(SandboxServer[_Account]):
         seed: int = 0,
         calls: int = 0,
         workspace_id: str | None = None,
+        workspace_name: str = "Sales",
+        email_domain: str = "example.com",
         utc_offset_minutes: int = 0,
     ) -> None:
-        """Create the company of ``access_key`` holding ``calls`` deterministic seeded calls."""
+        """Create the company of ``access_key`` holding ``calls`` deterministic seeded calls,
+        and users (their people at ``email_domain``) in one workspace."""
         if not access_key or not secret:
             raise ValueError("access_key and secret must be non-empty strings")
         if calls < 0:
@@ -269,6 +351,7 @@ class GongSandbox(SandboxServer[_Account]):
             workspace_id=workspace_id or numeric_id(rng, taken, 18),
             offset=timedelta(minutes=utc_offset_minutes),
             rng=rng,
+            workspace_name=workspace_name,
         )
         account.users = [numeric_id(rng, taken) for _ in range(rng.randint(3, 6))]
         start = _EPOCH_MS - _YEAR_MS
@@ -277,6 +360,10 @@ class GongSandbox(SandboxServer[_Account]):
             moment = start + int((i + rng.random()) * step)
             conference = rng.random() < 0.6
             self._new_call(account, taken, moment, conference, None, processed=True)
+        people = random.Random(f"{seed}:gong:users")
+        avatar = numeric_id(people, taken)
+        profiles = seed_users(people, account.users, avatar, email_domain, _EPOCH_MS)
+        account.people = {user.id: user for user in profiles}
         self.accounts.add(access_key, account)
 
     @admin_operation
@@ -451,6 +538,8 @@ class GongSandbox(SandboxServer[_Account]):
             conference=conference,
             transcript=copy.deepcopy(seeded.transcript if transcript is None else transcript),
             processed=processed,
+            company=seeded.company,
+            contact=seeded.contact,
         )
         account.calls[call_id] = call
         return call
@@ -531,12 +620,14 @@ class GongSandbox(SandboxServer[_Account]):
     def _page(
         self,
         account: _Account,
-        matches: list[_Call],
+        matches: list[Any],
         fingerprint: str,
         cursor: Any,
         size: int,
-    ) -> tuple[list[_Call], dict[str, Any]]:
-        """One page of ``matches`` (sorted) after ``cursor``; 404 when nothing is left."""
+        empty: str = NO_CALLS_MESSAGE,
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """One page of ``matches`` (sorted by their ``order``) after ``cursor``; 404 with
+        ``empty`` when nothing is left."""
         page_number = 0
         rest = matches
         if cursor is not None and cursor != "":
@@ -544,7 +635,7 @@ class GongSandbox(SandboxServer[_Account]):
             rest = [c for c in matches if c.order > after]
         page = rest[:size]
         if not page:
-            raise SandboxError(404, NO_CALLS_MESSAGE, "NOT_FOUND")
+            raise SandboxError(404, empty, "NOT_FOUND")
         records: dict[str, Any] = {
             "totalRecords": len(matches),
             "currentPageSize": len(page),
@@ -602,13 +693,12 @@ class GongSandbox(SandboxServer[_Account]):
     # GET /v2/calls
 
     def _list_calls(self, request: Request, account: _Account) -> Response:
+        """Calls of a window; without ``fromDateTime`` from the earliest call, without
+        ``toDateTime`` up to the latest."""
         since_text, until_text = request.arg("fromDateTime"), request.arg("toDateTime")
-        for name, value in (("fromDateTime", since_text), ("toDateTime", until_text)):
-            if not value:
-                raise SandboxError(400, f"{name} is required", "BAD_REQUEST")
-        since = parse_filter_time(since_text, "fromDateTime")
-        until = parse_filter_time(until_text, "toDateTime")
-        if since > until:
+        since = None if since_text is None else parse_filter_time(since_text, "fromDateTime")
+        until = None if until_text is None else parse_filter_time(until_text, "toDateTime")
+        if since is not None and until is not None and since > until:
             raise SandboxError(400, "fromDateTime must not be after toDateTime", "BAD_REQUEST")
         workspace = request.arg("workspaceId") or None
         fingerprint = self._fingerprint(account, "calls", since, until, workspace)
@@ -632,9 +722,7 @@ class GongSandbox(SandboxServer[_Account]):
     # POST /v2/calls/transcript
 
     def _transcripts(self, request: Request, account: _Account) -> Response:
-        body = request.json()
-        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
-            raise SandboxError(400, "filter is required", "BAD_REQUEST")
+        body = _filter_body(request.json(), ("filter", "cursor"), CALL_FILTER)
         since_ms, until_ms, workspace, wanted = _call_filter(body["filter"])
         fingerprint = self._fingerprint(
             account, "transcripts", since_ms, until_ms, workspace, sorted(wanted or ())
@@ -655,30 +743,15 @@ class GongSandbox(SandboxServer[_Account]):
 
     def _extensive(self, request: Request, account: _Account) -> Response:
         """Calls by the filter of ``/v2/calls/transcript`` (and ``primaryUserIds``), each as
-        ``{"metaData": <the call as GET /v2/calls renders it>}``. The content selector's
-        parties, content and media are not simulated: asking for them is a 400."""
-        body = request.json()
-        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
-            raise SandboxError(400, "filter is required", "BAD_REQUEST")
-        unknown = sorted(set(body) - {"filter", "cursor", "contentSelector"})
-        if unknown:
-            raise SandboxError(400, f"{unknown[0]} is not a field of this request", "BAD_REQUEST")
+        ``{"metaData": <the call as GET /v2/calls renders it>}`` plus what the content
+        selector asks for and the sandbox simulates."""
+        body = _filter_body(
+            request.json(),
+            ("filter", "cursor", "contentSelector"),
+            (*CALL_FILTER, "primaryUserIds"),
+        )
         spec = body["filter"]
-        known = {"fromDateTime", "toDateTime", "workspaceId", "callIds", "primaryUserIds"}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise SandboxError(400, f"filter.{unknown[0]} is not simulated", "BAD_REQUEST")
-        selector = body.get("contentSelector") or {}
-        if not isinstance(selector, dict):
-            raise SandboxError(400, "contentSelector must be an object", "BAD_REQUEST")
-        for name, value in sorted(selector.items()):
-            plain = (name == "context" and value == "None") or (
-                name == "exposedFields" and isinstance(value, dict) and not any(value.values())
-            )
-            if not plain:
-                raise SandboxError(
-                    400, f"contentSelector.{name} is not simulated by this sandbox", "BAD_REQUEST"
-                )
+        exposed = _content_selector(body.get("contentSelector"))
         since_ms, until_ms, workspace, wanted = _call_filter(spec)
         users = spec.get("primaryUserIds")
         if users is not None and not (
@@ -695,8 +768,252 @@ class GongSandbox(SandboxServer[_Account]):
             page, records = self._page(
                 account, matches, fingerprint, body.get("cursor"), self.page_size
             )
-            calls = [{"metaData": self._render(account, c)} for c in page]
+            calls = [self._extensive_call(account, c, exposed) for c in page]
         return json_response({"requestId": _request_id(), "records": records, "calls": calls})
+
+    def _extensive_call(
+        self, account: _Account, call: _Call, exposed: set[tuple[str, str | None]]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"metaData": self._render(account, call)}
+        parties = self._parties(account, call)
+        if ("parties", None) in exposed:
+            out["parties"] = [_render_party(p) for p in parties]
+        if ("content", "topics") in exposed:
+            out["content"] = {"topics": _topics(call.transcript)}
+        interaction: dict[str, Any] = {}
+        if ("interaction", "speakers") in exposed:
+            interaction["speakers"] = _talk_times(call.transcript, parties)
+        if ("interaction", "questions") in exposed:
+            interaction["questions"] = _questions(call.transcript, parties)
+        if interaction:
+            out["interaction"] = interaction
+        return out
+
+    @staticmethod
+    def _parties(account: _Account, call: _Call) -> list[Party]:
+        """The call's participants, the same on every read of an unchanged call."""
+        host_id = call.fields.get("primaryUserId")
+        speakers = list(
+            dict.fromkeys(
+                str(m["speakerId"]) for m in call.transcript if m.get("speakerId") is not None
+            )
+        )
+        colleagues = [u for u in account.people.values() if not u.avatar and u.id != host_id]
+        return seed_parties(
+            random.Random(f"{account.seed}:{call.id}:parties"),
+            speakers,
+            account.people.get(str(host_id)),
+            colleagues,
+            internal=call.fields.get("scope") == "Internal",
+            conference=call.conference,
+            company=call.company,
+            contact=call.contact,
+        )
+
+    # GET /v2/users, /v2/users/{id}, /v2/workspaces
+
+    def _list_users(self, request: Request, account: _Account) -> Response:
+        avatars = _bool_arg(request, "includeAvatars")
+        fingerprint = self._fingerprint(account, "users", avatars)
+        with self._data:
+            people = sorted(
+                (u for u in account.people.values() if avatars or not u.avatar),
+                key=lambda u: u.order,
+            )
+            page, records = self._page(
+                account,
+                people,
+                fingerprint,
+                request.arg("cursor"),
+                self.page_size,
+                empty=USER_NOT_FOUND,
+            )
+            users = [_render_user(account, u) for u in page]
+        return json_response({"requestId": _request_id(), "records": records, "users": users})
+
+    def _get_user(self, request: Request, account: _Account) -> Response:
+        with self._data:
+            user = account.people.get(request.params["id"])
+            if user is None:
+                raise SandboxError(404, USER_NOT_FOUND, "NOT_FOUND")
+            return json_response({"requestId": _request_id(), "user": _render_user(account, user)})
+
+    def _workspaces(self, request: Request, account: _Account) -> Response:
+        workspace = {
+            "id": account.workspace_id,
+            "name": account.workspace_name,
+            "description": f"The {account.workspace_name} workspace",
+        }
+        return json_response({"requestId": _request_id(), "workspaces": [workspace]})
+
+
+def _filter_body(body: Any, fields: Iterable[str], filters: Iterable[str]) -> dict[str, Any]:
+    """A POST body with a ``filter`` object, holding only the fields and filters given."""
+    if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
+        raise SandboxError(400, "filter is required", "BAD_REQUEST")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise SandboxError(400, f"{unknown[0]} is not a field of this request", "BAD_REQUEST")
+    unknown = sorted(set(body["filter"]) - set(filters))
+    if unknown:
+        raise SandboxError(400, f"filter.{unknown[0]} is not simulated", "BAD_REQUEST")
+    return body
+
+
+def _content_selector(selector: Any) -> set[tuple[str, str | None]]:
+    """The exposed fields asked for; 400 for a malformed selector or one asking for what the
+    sandbox does not simulate."""
+    if selector is None:
+        return set()
+    if not isinstance(selector, dict):
+        raise SandboxError(400, "contentSelector must be an object", "BAD_REQUEST")
+    unknown = sorted(set(selector) - {"context", "contextTiming", "exposedFields"})
+    if unknown:
+        raise SandboxError(400, f"contentSelector.{unknown[0]} is not a field", "BAD_REQUEST")
+    context = selector.get("context", "None")
+    if context not in CONTEXTS:
+        raise SandboxError(
+            400, f"contentSelector.context must be one of {', '.join(CONTEXTS)}", "BAD_REQUEST"
+        )
+    if context != "None":
+        raise SandboxError(
+            400,
+            f"contentSelector.context {context!r} (CRM and telephony context) is not simulated "
+            "by this sandbox",
+            "BAD_REQUEST",
+        )
+    if "contextTiming" in selector:
+        raise SandboxError(
+            400,
+            "contentSelector.contextTiming can be provided only when context is 'Extended'",
+            "BAD_REQUEST",
+        )
+    fields = selector.get("exposedFields") or {}
+    if not isinstance(fields, dict):
+        raise SandboxError(400, "contentSelector.exposedFields must be an object", "BAD_REQUEST")
+    asked: set[tuple[str, str | None]] = set()
+    for group, value in fields.items():
+        where = f"contentSelector.exposedFields.{group}"
+        if group not in EXPOSED_FIELDS:
+            raise SandboxError(400, f"{where} is not a field", "BAD_REQUEST")
+        flags = EXPOSED_FIELDS[group]
+        if flags is None:
+            if not isinstance(value, bool):
+                raise SandboxError(400, f"{where} must be a boolean", "BAD_REQUEST")
+            if value:
+                asked.add((group, None))
+            continue
+        if not isinstance(value, dict):
+            raise SandboxError(400, f"{where} must be an object", "BAD_REQUEST")
+        for flag, on in value.items():
+            if flag not in flags:
+                raise SandboxError(400, f"{where}.{flag} is not a field", "BAD_REQUEST")
+            if not isinstance(on, bool):
+                raise SandboxError(400, f"{where}.{flag} must be a boolean", "BAD_REQUEST")
+            if on:
+                asked.add((group, flag))
+    missing = sorted(asked - SIMULATED_FIELDS, key=str)
+    if missing:
+        group, flag = missing[0]
+        name = group if flag is None else f"{group}.{flag}"
+        raise SandboxError(
+            400,
+            f"contentSelector.exposedFields.{name} is not simulated by this sandbox",
+            "BAD_REQUEST",
+        )
+    return asked
+
+
+def _bool_arg(request: Request, name: str) -> bool:
+    value = request.arg(name)
+    if value is None:
+        return False
+    if value.lower() not in ("true", "false"):
+        raise SandboxError(400, f"{name} must be true or false", "BAD_REQUEST")
+    return value.lower() == "true"
+
+
+def _render_user(account: _Account, user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "emailAddress": user.email,
+        "created": render_time(user.created_ms, account.offset),
+        "active": user.active,
+        "emailAliases": [],
+        "trustedEmailAddress": user.email,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "title": user.title,
+        "phoneNumber": user.phone,
+        "extension": user.extension,
+        "personalMeetingUrls": list(user.meeting_urls),
+        "settings": dict(user.settings),
+        "managerId": user.manager_id,
+        "meetingConsentPageUrl": None
+        if user.avatar
+        else f"https://join.gong.io/{account.workspace_id}/{user.id}",
+        "spokenLanguages": [
+            {"language": language, "primary": index == 0}
+            for index, language in enumerate(user.languages)
+        ],
+    }
+
+
+def _render_party(party: Party) -> dict[str, Any]:
+    """A participant as ``parties`` lists it; fields it does not have are left out."""
+    values = {
+        "id": party.id,
+        "emailAddress": party.email,
+        "name": party.name,
+        "title": party.title,
+        "userId": party.user_id,
+        "speakerId": party.speaker_id,
+        "affiliation": party.affiliation,
+        "phoneNumber": party.phone,
+        "methods": list(party.methods),
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _sentences(transcript: list[dict[str, Any]]) -> Iterable[tuple[str, str | None, dict]]:
+    for monologue in transcript:
+        for sentence in monologue.get("sentences") or ():
+            yield str(monologue.get("speakerId")), monologue.get("topic"), sentence
+
+
+def _spoken_ms(sentence: dict[str, Any]) -> int:
+    return max(int(sentence.get("end", 0)) - int(sentence.get("start", 0)), 0)
+
+
+def _topics(transcript: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seconds spent on each topic of the transcript, in the order they came up."""
+    spent: dict[str, int] = {}
+    for _, topic, sentence in _sentences(transcript):
+        if topic:
+            spent[topic] = spent.get(topic, 0) + _spoken_ms(sentence)
+    return [{"name": name, "duration": round(ms / 1000)} for name, ms in spent.items()]
+
+
+def _talk_times(transcript: list[dict[str, Any]], parties: list[Party]) -> list[dict[str, Any]]:
+    """Each speaking participant's talk time in seconds."""
+    spoken: dict[str, int] = {}
+    for speaker, _, sentence in _sentences(transcript):
+        spoken[speaker] = spoken.get(speaker, 0) + _spoken_ms(sentence)
+    return [
+        {"id": p.id, "userId": p.user_id, "talkTime": round(spoken[p.speaker_id] / 1000, 2)}
+        for p in parties
+        if p.speaker_id is not None and p.speaker_id in spoken
+    ]
+
+
+def _questions(transcript: list[dict[str, Any]], parties: list[Party]) -> dict[str, int]:
+    """Questions asked by the company's people and by the others."""
+    internal = {p.speaker_id for p in parties if p.affiliation == "Internal"}
+    counts = {"companyCount": 0, "nonCompanyCount": 0}
+    for speaker, _, sentence in _sentences(transcript):
+        if str(sentence.get("text", "")).rstrip().endswith("?"):
+            counts["companyCount" if speaker in internal else "nonCompanyCount"] += 1
+    return counts
 
 
 def _order(call: _Call) -> tuple[int, int]:
