@@ -106,9 +106,20 @@ def start_token(s: requests.Session, sb: GoogleDriveSandbox) -> str:
     return str(body["startPageToken"])
 
 
+GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+}
+
+
 def error_of(response: requests.Response) -> dict[str, Any]:
     body = response.json()["error"]
     assert body["code"] == response.status_code
+    assert body["status"] == GOOGLE_STATUS[response.status_code]
     assert body["message"] == body["errors"][0]["message"]
     return dict(body["errors"][0])
 
@@ -567,6 +578,59 @@ def test_admin_endpoints_via_client(sandbox: GoogleDriveSandbox) -> None:
     client.close()
 
 
+def test_every_endpoint_checks_its_parameters_and_fields(sandbox: GoogleDriveSandbox) -> None:
+    s = session(sandbox)
+    base = f"{sandbox.base_url}/drive/v3"
+    file_id = sandbox.ids(ANA)[0]
+    (drive_id,) = sandbox.drive_ids(ANA)
+    owner = sandbox.get(ANA, file_id)["permissionIds"][0]
+    endpoints = {
+        "files.list": (f"{base}/files", {}),
+        "files.get": (f"{base}/files/{file_id}", {}),
+        "permissions.list": (f"{base}/files/{file_id}/permissions", {}),
+        "permissions.get": (f"{base}/files/{file_id}/permissions/{owner}", {}),
+        "about.get": (f"{base}/about", {"fields": "kind"}),
+        "drives.list": (f"{base}/drives", {}),
+        "drives.get": (f"{base}/drives/{drive_id}", {}),
+        "changes.getStartPageToken": (f"{base}/changes/startPageToken", {}),
+        "changes.list": (f"{base}/changes", {"pageToken": "1"}),
+    }
+    for method, (url, params) in endpoints.items():
+        ok = s.get(url, params={**params, "alt": "json", "prettyPrint": "false"}, timeout=5)
+        assert ok.status_code == 200, (method, ok.text)
+        unknown = s.get(url, params={**params, "colour": "blue"}, timeout=5)
+        assert unknown.status_code == 400, method
+        assert unknown.json()["error"]["status"] == "INVALID_ARGUMENT"
+        assert error_of(unknown) == {
+            "message": f"{method} has no parameter colour.",
+            "domain": "global",
+            "reason": "invalidParameter",
+            "location": "colour",
+            "locationType": "parameter",
+        }
+        for name, value in (("quotaUser", "x"), ("key", "AIza"), ("alt", "proto")):
+            answer = s.get(url, params={**params, name: value}, timeout=5)
+            assert answer.status_code == 400 and error_of(answer)["location"] == name, method
+        bad_fields = s.get(url, params={**params, "fields": "kind,colour"}, timeout=5)
+        assert bad_fields.status_code == 400, method
+        assert error_of(bad_fields)["location"] == "fields"
+
+    deprecated = s.get(f"{base}/files", params={"includeTeamDriveItems": "true"}, timeout=5)
+    assert error_of(deprecated)["message"] == (
+        "includeTeamDriveItems is deprecated and not simulated by the sandbox; "
+        "use includeItemsFromAllDrives"
+    )
+    labels = s.get(f"{base}/files/{file_id}", params={"includeLabels": "abc"}, timeout=5)
+    assert error_of(labels)["message"] == (
+        "The sandbox does not simulate the parameter includeLabels of files.get."
+    )
+    compact = s.get(f"{base}/files/{file_id}", timeout=5)
+    pretty = s.get(f"{base}/files/{file_id}", params={"prettyPrint": "true"}, timeout=5)
+    assert "\n" not in compact.text and pretty.text.startswith("{\n  ")
+    assert pretty.json() == compact.json()
+    assert sandbox.handler_errors == []
+
+
 def test_no_handler_errors(sandbox: GoogleDriveSandbox) -> None:
     s = session(sandbox)
     base = f"{sandbox.base_url}/drive/v3"
@@ -574,7 +638,7 @@ def test_no_handler_errors(sandbox: GoogleDriveSandbox) -> None:
         s.get(f"{base}/files", params={"q": "name contains"}, timeout=5),
         s.get(f"{base}/files", params={"fields": "files("}, timeout=5),
         s.get(f"{base}/files", params={"corpora": "everything"}, timeout=5),
-        s.get(f"{base}/files", params={"orderBy": "name"}, timeout=5),
+        s.get(f"{base}/files", params={"orderBy": "colour desc"}, timeout=5),
         s.get(f"{base}/files/nope", timeout=5),
         s.get(f"{base}/changes", params={"pageToken": "1", "includeRemoved": "perhaps"}),
         requests.post(f"{sandbox.base_url}/token", data=b"\xff\xfe", timeout=5),

@@ -1,54 +1,110 @@
 """A loopback simulator of the Google Drive API v3 and Google's OAuth2 token endpoint.
 
-It follows Google's public documentation closely enough that the production source runs
-against it unchanged (only ``base_url`` and ``token_url`` differ), including what makes
-Drive awkward to sync:
+It follows Google's public documentation closely enough that the production source, and
+Google's own client (``google-api-python-client`` with ``google-auth``), run against it
+unchanged (only the base URL and the token URL differ), including what makes Drive awkward
+to sync:
 
 * OAuth2: ``POST /token`` with ``grant_type=refresh_token`` (client credentials in the form
   or HTTP Basic) issues access tokens that expire; an expired, unknown or missing token is
   401 with Google's error body and ``WWW-Authenticate``; a revoked refresh token is 400
   ``invalid_grant``, an unknown client 401 ``invalid_client``;
 * ``GET /drive/v3/files`` pages with an opaque ``pageToken``/``nextPageToken``, takes the
-  query language in ``q``, ``corpora``/``driveId``/``includeItemsFromAllDrives``, returns
-  trashed files unless ``q`` says ``trashed = false``, and only ``kind,id,name,mimeType`` per
-  file unless ``fields`` asks for more (without ``nextPageToken`` in ``fields`` there is no
-  next page token); it can report ``incompleteSearch`` for ``corpora=allDrives``;
+  query language in ``q``, ``orderBy`` (every documented sort key, ``desc`` too; not with a
+  ``fullText`` term), ``corpora``/``driveId``/``includeItemsFromAllDrives``, returns trashed
+  files unless ``q`` says ``trashed = false``, and only ``kind,id,name,mimeType`` per file
+  unless ``fields`` asks for more (without ``nextPageToken`` in ``fields`` there is no next
+  page token); it can report ``incompleteSearch`` for ``corpora=allDrives``;
 * ``GET /drive/v3/files/{id}`` (``root`` and shared-drive ids included); shared-drive items
   are invisible without ``supportsAllDrives``;
+* ``GET /drive/v3/about`` (``fields`` required): the user, the storage quota and its use,
+  import and export formats, shared-drive themes;
+* ``GET /drive/v3/drives`` and ``/drives/{id}``: the shared drives the user is a member of,
+  paged (10 by default, at most 100), with their ``q`` terms ``name`` and ``hidden``;
+* ``GET /drive/v3/files/{id}/permissions`` and ``.../permissions/{permissionId}``: who has
+  access, seeded from the file (the owner; for shared files colleagues, a group, anyone with
+  the link or the domain; for shared-drive items the drive's members, inherited);
 * ``GET /drive/v3/changes/startPageToken`` and ``GET /drive/v3/changes``: numeric page
   tokens, one entry per file with its latest state (``removed: true`` without a ``file``
   for a permanent delete), ``newStartPageToken`` on the last page only; trashing or
   deleting a folder changes everything under it;
+* ``fields`` on every method, checked against the resource's documented fields;
+  ``prettyPrint`` honoured (answers are compact unless it is ``true``);
+* errors in Google's body (``code``, ``message``, ``errors`` with ``domain``, ``reason``,
+  ``location``, ``locationType``, and ``status``); a query parameter a method does not
+  document, or documents but the sandbox does not simulate (labels,
+  ``includePermissionsForView``, ``useDomainAdminAccess=true``, ``alt=media``,
+  ``quotaUser``, the deprecated Team Drive names ...), is 400 naming it;
 * per-user rate limit per minute: 403 ``userRateLimitExceeded``, with no rate-limit headers.
 
-Not simulated: ``orderBy``, uploads and downloads, permissions, the ``drives`` resource.
+Not simulated: writes, uploads and downloads, labels, domain administrators' access.
 Accounts are seeded deterministically (``random.Random`` on the seed, times before a fixed
-epoch), so the same seed gives identical data on every run.
+epoch, and what a file's id decides), so the same seed gives identical data on every run.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import json
 import random
 import string
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from sources.google_drive.sandbox.query import (
+    DRIVE_TERMS,
+    DriveView,
     FileView,
+    OrderBy,
     QueryError,
+    Schema,
     Selection,
+    UnsupportedQuery,
     check_fields,
     compile_query,
     parse_fields,
+    parse_order_by,
     select,
+    uses_full_text,
+)
+from sources.google_drive.sandbox.resources import (
+    ABOUT_SCHEMA,
+    CHANGE_LIST_SCHEMA,
+    DEFAULT_CHANGE_LIST_FIELDS,
+    DEFAULT_DRIVE_FIELDS,
+    DEFAULT_DRIVE_LIST_FIELDS,
+    DEFAULT_FILE_FIELDS,
+    DEFAULT_FILE_LIST_FIELDS,
+    DEFAULT_PERMISSION_FIELDS,
+    DEFAULT_PERMISSION_LIST_FIELDS,
+    DEFAULT_START_TOKEN_FIELDS,
+    DEPRECATED_PARAMETERS,
+    DRIVE_LIST_SCHEMA,
+    DRIVE_SCHEMA,
+    DRIVE_THEMES,
+    EXPORT_FORMATS,
+    FILE_LIST_SCHEMA,
+    FILE_SCHEMA,
+    FOLDER_COLOR_PALETTE,
+    GLOBAL_PARAMETERS,
+    IMPORT_FORMATS,
+    MAX_IMPORT_SIZES,
+    MAX_UPLOAD_SIZE,
+    METHOD_PARAMETERS,
+    PERMISSION_LIST_SCHEMA,
+    PERMISSION_SCHEMA,
+    START_TOKEN_SCHEMA,
+    STORAGE_LIMIT,
+    theme_link,
 )
 from sources.sandbox.auth import OAuthTokens, bearer_token
 from sources.sandbox.limits import RollingWindow
@@ -71,58 +127,31 @@ OAUTH_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
 SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
+_DAY_MS = 24 * 3600 * 1000
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+MAX_DRIVES_PAGE_SIZE = 100
+DEFAULT_DRIVES_PAGE_SIZE = 10
+MAX_PERMISSIONS_PAGE_SIZE = 100
 RATE_LIMIT_REASONS = ("userRateLimitExceeded", "rateLimitExceeded")
-
-_USER_SCHEMA: dict[str, Any] = dict.fromkeys(
-    ("kind", "displayName", "photoLink", "me", "permissionId", "emailAddress")
-)
-FILE_SCHEMA: dict[str, Any] = {
-    **dict.fromkeys(
-        (
-            "kind", "id", "name", "mimeType", "description", "starred", "trashed",
-            "explicitlyTrashed", "parents", "spaces", "version", "webViewLink",
-            "webContentLink", "iconLink", "hasThumbnail", "viewedByMe", "createdTime",
-            "modifiedTime", "modifiedByMe", "shared", "ownedByMe", "driveId", "size",
-            "quotaBytesUsed", "md5Checksum", "originalFilename", "fullFileExtension",
-            "fileExtension", "headRevisionId", "capabilities", "properties", "appProperties",
-            "folderColorRgb", "sharingUser", "permissions", "permissionIds", "resourceKey",
-            "thumbnailLink", "viewedByMeTime", "sharedWithMeTime", "trashedTime",
-            "trashingUser", "exportLinks", "contentHints", "imageMediaMetadata",
-            "videoMediaMetadata", "shortcutDetails", "labelInfo", "sha1Checksum",
-            "sha256Checksum", "writersCanShare", "isAppAuthorized", "copyRequiresWriterPermission",
-        )
-    ),
-    "owners": _USER_SCHEMA,
-    "lastModifyingUser": _USER_SCHEMA,
-}  # fmt: skip
-LIST_SCHEMA = {"kind": None, "nextPageToken": None, "incompleteSearch": None, "files": FILE_SCHEMA}
-CHANGE_SCHEMA = {
-    **dict.fromkeys(("kind", "changeType", "time", "removed", "fileId", "driveId", "type")),
-    "file": FILE_SCHEMA,
-    "drive": {"kind": None, "id": None, "name": None},
+# Google's canonical error codes by HTTP status, the ``status`` of its error body.
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
 }
-CHANGE_LIST_SCHEMA = {
-    "kind": None,
-    "nextPageToken": None,
-    "newStartPageToken": None,
-    "changes": CHANGE_SCHEMA,
-}
-START_TOKEN_SCHEMA = {"kind": None, "startPageToken": None}
-DEFAULT_FILE_FIELDS: Selection = dict.fromkeys(("kind", "id", "name", "mimeType"))
-DEFAULT_LIST_FIELDS: Selection = {
-    **dict.fromkeys(("kind", "nextPageToken", "incompleteSearch")),
-    "files": DEFAULT_FILE_FIELDS,
-}
-DEFAULT_CHANGE_FIELDS: Selection = {
-    **dict.fromkeys(("kind", "nextPageToken", "newStartPageToken")),
-    "changes": {
-        **dict.fromkeys(("kind", "changeType", "time", "removed", "fileId", "driveId")),
-        "file": DEFAULT_FILE_FIELDS,
-    },
-}
+# Earlier names of the schemas and default selections, as other modules know them.
+LIST_SCHEMA = FILE_LIST_SCHEMA
+CHANGE_SCHEMA = CHANGE_LIST_SCHEMA["changes"]
+DEFAULT_LIST_FIELDS = DEFAULT_FILE_LIST_FIELDS
+DEFAULT_CHANGE_FIELDS = DEFAULT_CHANGE_LIST_FIELDS
 
 _AUTH_REQUIRED = (
     "Request is missing required authentication credential. Expected OAuth 2 access token, "
@@ -160,6 +189,20 @@ def _error(status: int, message: str, reason: str, location: str | None = None) 
 
 def _invalid(name: str, message: str = "Invalid Value") -> SandboxError:
     return _error(400, message, "invalid", f"parameter:{name}")
+
+
+def _refused(name: str, message: str) -> SandboxError:
+    """A parameter the method does not take, or the sandbox does not simulate."""
+    return _error(400, message, "invalidParameter", f"parameter:{name}")
+
+
+def _not_found(message: str, location: str) -> SandboxError:
+    return _error(404, message, "notFound", f"parameter:{location}")
+
+
+def _stable(key: str, salt: str) -> int:
+    """A number that ``key`` decides, for seed data that must not draw on the seed's stream."""
+    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:12], 16)
 
 
 @dataclass(slots=True)
@@ -204,6 +247,30 @@ class _Removed:
     change_ms: int
 
 
+@dataclass(slots=True)
+class _Drive:
+    """A shared drive the user is a member of (as its organizer)."""
+
+    id: str
+    name: str
+    created_ms: int
+    seq: int
+    hidden: bool = False
+
+    @property
+    def theme(self) -> tuple[str, str]:
+        return DRIVE_THEMES[_stable(self.id, "theme") % len(DRIVE_THEMES)]
+
+
+class _Grant(NamedTuple):
+    """One permission: who (an email, a domain, or nobody for anyone with the link), what."""
+
+    type: str
+    address: str | None
+    role: str
+    discoverable: bool = False
+
+
 @dataclass
 class _Account:
     email: str
@@ -213,7 +280,7 @@ class _Account:
     ids: random.Random
     files: dict[str, _File] = field(default_factory=dict)
     by_seq: dict[int, _File] = field(default_factory=dict)
-    drives: dict[str, str] = field(default_factory=dict)
+    drives: dict[str, _Drive] = field(default_factory=dict)
     removed: dict[str, _Removed] = field(default_factory=dict)
     change_log: dict[int, str] = field(default_factory=dict)
     change_ids: list[int] = field(default_factory=list)
@@ -227,6 +294,15 @@ class _Account:
             candidate = prefix + "".join(self.ids.choice(_ID_ALPHABET) for _ in range(length))
             if candidate not in self.files and candidate not in self.drives:
                 return candidate
+
+    @property
+    def domain(self) -> str:
+        return self.email.split("@", 1)[1]
+
+    def add_drive(self, drive_id: str, name: str, created_ms: int) -> _Drive:
+        drive = _Drive(drive_id, name, created_ms, len(self.drives))
+        self.drives[drive_id] = drive
+        return drive
 
 
 # Seed data vocabularies.
@@ -270,13 +346,19 @@ def _extension(name: str) -> str | None:
     return ext.lower() if dot and stem and ext.isalnum() and len(ext) <= 8 else None
 
 
+@functools.cache
 def _display_name(email: str) -> str:
     local = email.split("@", 1)[0]
     return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
 
 
+@functools.cache
 def _permission_id(email: str) -> str:
     return str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))
+
+
+def _photo_link(email: str) -> str:
+    return f"https://lh3.googleusercontent.com/a/{_permission_id(email)}=s64"
 
 
 def _web_view_link(file: _File) -> str:
@@ -328,11 +410,20 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         self.rate_window_seconds = rate_window_seconds
         self.max_page_size = max_page_size
         self.incomplete_all_drives = incomplete_all_drives
-        self._match_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._match_cache: OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]] = OrderedDict()
         self.route("POST", r"/token", self.oauth.token_endpoint)
         drive = r"/drive/v3"
         self.api("GET", drive + r"/files", self._list_files)
         self.api("GET", drive + r"/files/(?P<id>[^/]+)", self._get_file)
+        self.api("GET", drive + r"/files/(?P<id>[^/]+)/permissions", self._list_permissions)
+        self.api(
+            "GET",
+            drive + r"/files/(?P<id>[^/]+)/permissions/(?P<permission>[^/]+)",
+            self._get_permission,
+        )
+        self.api("GET", drive + r"/about", self._about)
+        self.api("GET", drive + r"/drives", self._list_drives)
+        self.api("GET", drive + r"/drives/(?P<id>[^/]+)", self._get_drive)
         self.api("GET", drive + r"/changes/startPageToken", self._start_token)
         self.api("GET", drive + r"/changes", self._list_changes)
 
@@ -349,7 +440,14 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         }
         if location:
             detail.update(location=location, locationType=location_type)
-        return {"error": {"code": status, "message": message, "errors": [detail]}}
+        return {
+            "error": {
+                "code": status,
+                "message": message,
+                "errors": [detail],
+                "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+            }
+        }
 
     # accounts and files (admin operations)
 
@@ -383,7 +481,9 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         self._seed(account, rng, files=files, folders=folders)
         for index in range(shared_drives):
             drive_id = account.new_id("0A", 11) + "Uk9PVA"
-            account.drives[drive_id] = f"{rng.choice(_FOLDER_NAMES)} team drive {index + 1}"
+            name = f"{rng.choice(_FOLDER_NAMES)} team drive {index + 1}"
+            created = _EPOCH_MS - _YEAR_MS - _stable(drive_id, "created") % (_YEAR_MS // 2)
+            account.add_drive(drive_id, name, created)
             self._seed(
                 account,
                 rng,
@@ -505,14 +605,24 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         account.version += 1
 
     @admin_operation
-    def add_shared_drive(self, email: str, name: str) -> str:
+    def add_shared_drive(self, email: str, name: str, *, at: datetime | None = None) -> str:
         """A new, empty shared drive the user is a member of; returns its id."""
+        when = to_ms(at) if at is not None else _now_ms()
         with self._data:
             account = self.accounts[email]
             drive_id = account.new_id("0A", 11) + "Uk9PVA"
-            account.drives[drive_id] = name
+            account.add_drive(drive_id, name, when)
             account.version += 1
             return drive_id
+
+    @admin_operation
+    def hide_shared_drive(self, email: str, drive_id: str, *, hidden: bool = True) -> None:
+        """Hide a shared drive from the user's default view (or show it again)."""
+        with self._data:
+            drive = self.accounts[email].drives.get(drive_id)
+            if drive is None:
+                raise KeyError(f"unknown shared drive {drive_id!r}")
+            drive.hidden = hidden
 
     @admin_operation
     def root_id(self, email: str) -> str:
@@ -792,13 +902,32 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         return {
             "kind": "drive#user",
             "displayName": _display_name(email),
-            "photoLink": f"https://lh3.googleusercontent.com/a/{_permission_id(email)}=s64",
+            "photoLink": _photo_link(email),
             "me": email == account.email,
             "permissionId": _permission_id(email),
             "emailAddress": email,
         }
 
+    @staticmethod
+    def _shared_with_me_ms(account: _Account, file: _File) -> int | None:
+        """When a colleague shared their file with the user: within two days of creating it."""
+        if file.owner is None or file.owner == account.email:
+            return None
+        return file.created_ms + _stable(file.id, "shared") % (2 * _DAY_MS)
+
+    def _times(self, account: _Account, file: _File) -> tuple[int | None, int | None, int | None]:
+        """When the user last modified the file, shared it with them, viewed it (None: never).
+
+        The user has viewed what they modified or what was shared with them, when that was.
+        """
+        by_me = file.modified_ms if file.modifier == account.email else None
+        shared = self._shared_with_me_ms(account, file)
+        seen = [t for t in (by_me, shared) if t is not None]
+        return by_me, shared, max(seen) if seen else None
+
     def _render(self, account: _Account, file: _File) -> dict[str, Any]:
+        by_me, shared_at, viewed = self._times(account, file)
+        grants = self._grants(account, file)
         out: dict[str, Any] = {
             "kind": "drive#file",
             "id": file.id,
@@ -812,28 +941,37 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             "webViewLink": _web_view_link(file),
             "iconLink": f"https://drive-thirdparty.googleusercontent.com/16/type/{file.mime_type}",
             "hasThumbnail": False,
-            "viewedByMe": True,
+            "viewedByMe": viewed is not None,
             "createdTime": rfc3339(file.created_ms),
             "modifiedTime": rfc3339(file.modified_ms),
-            "modifiedByMe": file.modifier == account.email,
+            "modifiedByMe": by_me is not None,
             "lastModifyingUser": self._user(account, file.modifier),
             "shared": file.shared,
             "ownedByMe": file.owner == account.email,
             "writersCanShare": True,
             "isAppAuthorized": False,
+            "quotaBytesUsed": str(file.size or 0),
+            "permissionIds": [self._permission_id(g) for g in grants],
         }
+        if by_me is not None:
+            out["modifiedByMeTime"] = rfc3339(by_me)
+        if viewed is not None:
+            out["viewedByMeTime"] = rfc3339(viewed)
+        if shared_at is not None:
+            out["sharedWithMeTime"] = rfc3339(shared_at)
+            out["sharingUser"] = self._user(account, file.owner or account.email)
         if file.parents:
             out["parents"] = list(file.parents)
         if file.description is not None:
             out["description"] = file.description
         if file.owner is not None:
             out["owners"] = [self._user(account, file.owner)]
+            out["permissions"] = [self._permission(account, g) for g in grants]
         if file.drive_id is not None:
             out["driveId"] = file.drive_id
         if file.size is not None:
             out.update(
                 size=str(file.size),
-                quotaBytesUsed=str(file.size),
                 md5Checksum=file.md5,
                 headRevisionId=f"0B{file.id[1:12]}{file.revision:04d}",
                 webContentLink=f"https://drive.google.com/uc?id={file.id}&export=download",
@@ -844,11 +982,11 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         return out
 
     def _render_root(self, account: _Account, folder_id: str) -> dict[str, Any]:
-        name = account.drives.get(folder_id, "My Drive")
+        drive = account.drives.get(folder_id)
         out: dict[str, Any] = {
             "kind": "drive#file",
             "id": folder_id,
-            "name": name,
+            "name": drive.name if drive is not None else "My Drive",
             "mimeType": FOLDER,
             "starred": False,
             "trashed": False,
@@ -857,14 +995,18 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             "createdTime": rfc3339(_EPOCH_MS - 2 * _YEAR_MS),
             "modifiedTime": rfc3339(_EPOCH_MS - 2 * _YEAR_MS),
         }
-        if folder_id in account.drives:
+        if drive is not None:
             out["driveId"] = folder_id
+            out["createdTime"] = out["modifiedTime"] = rfc3339(drive.created_ms)
         else:
+            owner = _Grant("user", account.email, "owner")
             out["owners"] = [self._user(account, account.email)]
+            out["permissionIds"] = [self._permission_id(owner)]
+            out["permissions"] = [self._permission(account, owner)]
         return out
 
-    @staticmethod
-    def _view(file: _File) -> FileView:
+    def _view(self, account: _Account, file: _File) -> FileView:
+        by_me, shared_at, viewed = self._times(account, file)
         return FileView(
             name=file.name,
             mime_type=file.mime_type,
@@ -876,7 +1018,157 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             created_ms=file.created_ms,
             modified_ms=file.modified_ms,
             shared_with_me=file.owner is not None and not file.parents,
+            is_folder=file.is_folder,
+            modified_by_me_ms=by_me,
+            viewed_by_me_ms=viewed,
+            shared_with_me_ms=shared_at,
+            quota_bytes=file.size or 0,
         )
+
+    # permissions, seeded from what a file's (or shared drive's) id decides
+
+    def _members(self, account: _Account, drive_id: str) -> list[_Grant]:
+        """A shared drive's members: the user organizes it, with colleagues and a group."""
+        roles = ("fileOrganizer", "writer", "commenter", "reader")
+        pick = _stable(drive_id, "members")
+        colleagues = sorted(_COLLEAGUES, key=lambda c: _stable(f"{drive_id}:{c}", "order"))
+        grants = [_Grant("user", account.email, "organizer")]
+        for index, name in enumerate(colleagues[: 2 + pick % 3]):
+            role = roles[(pick >> (2 + 2 * index)) % len(roles)]
+            grants.append(_Grant("user", f"{name}@{account.domain}", role))
+        grants.append(_Grant("group", f"team@{account.domain}", "writer"))
+        return grants
+
+    def _grants(self, account: _Account, file: _File) -> list[_Grant]:
+        """Who has access to a file: a shared drive's members, or the owner and, for a shared
+        file, the user (shared with them), colleagues, a group, the link or the domain."""
+        if file.drive_id is not None:
+            return self._members(account, file.drive_id)
+        owner = file.owner or account.email
+        grants = [_Grant("user", owner, "owner")]
+        if owner != account.email:
+            grants.append(_Grant("user", account.email, "writer"))
+        if not file.shared:
+            return grants
+        pick = _stable(file.id, "grants")
+        others = sorted(
+            (c for c in _COLLEAGUES if f"{c}@{account.domain}" != owner),
+            key=lambda c: _stable(f"{file.id}:{c}", "order"),
+        )
+        for index, name in enumerate(others[: 1 + pick % 3]):
+            role = ("writer", "commenter", "reader")[(pick >> (2 + 2 * index)) % 3]
+            grants.append(_Grant("user", f"{name}@{account.domain}", role))
+        if pick >> 10 & 1:
+            grants.append(_Grant("group", f"team@{account.domain}", "reader"))
+        link = pick >> 11 & 3
+        if link == 0:
+            grants.append(_Grant("anyone", None, "reader"))
+        elif link == 1:
+            grants.append(_Grant("domain", account.domain, "reader", bool(pick >> 13 & 1)))
+        return grants
+
+    @staticmethod
+    def _permission_id(grant: _Grant) -> str:
+        if grant.type == "anyone":
+            return "anyone" if grant.discoverable else "anyoneWithLink"
+        assert grant.address is not None
+        suffix = "k" if grant.type == "domain" else ""
+        return _permission_id(grant.address) + suffix
+
+    def _permission(
+        self,
+        account: _Account,
+        grant: _Grant,
+        drive_id: str | None = None,
+        *,
+        inherited: bool = False,
+    ) -> dict[str, Any]:
+        """One permission resource; with ``drive_id``, a shared drive member's, on the drive
+        itself or (``inherited``) on one of its items."""
+        out: dict[str, Any] = {
+            "kind": "drive#permission",
+            "id": self._permission_id(grant),
+            "type": grant.type,
+            "role": grant.role,
+        }
+        if grant.type in ("user", "group"):
+            assert grant.address is not None
+            out.update(emailAddress=grant.address, deleted=False)
+            if grant.type == "user":
+                out.update(
+                    displayName=_display_name(grant.address),
+                    photoLink=_photo_link(grant.address),
+                )
+                if drive_id is None:
+                    out["pendingOwner"] = False
+            else:
+                out["displayName"] = f"{_display_name(grant.address)} ({account.domain})"
+        elif grant.type == "domain":
+            out.update(domain=grant.address, displayName=grant.address)
+            out["allowFileDiscovery"] = grant.discoverable
+        else:
+            out["allowFileDiscovery"] = grant.discoverable
+        if drive_id is not None:
+            detail: dict[str, Any] = {"permissionType": "member", "role": grant.role}
+            if inherited:
+                detail["inheritedFrom"] = drive_id
+            detail["inherited"] = inherited
+            out["permissionDetails"] = [detail]
+        return out
+
+    # shared drives and the about resource
+
+    def _render_drive(self, account: _Account, drive: _Drive) -> dict[str, Any]:
+        theme, color = drive.theme
+        empty = not any(f.drive_id == drive.id for f in account.files.values())
+        capabilities = dict.fromkeys(DRIVE_SCHEMA["capabilities"] or {}, True)
+        capabilities["canDeleteDrive"] = empty
+        restrictions: dict[str, Any] = dict.fromkeys(DRIVE_SCHEMA["restrictions"] or {}, False)
+        restrictions["downloadRestriction"] = {
+            "restrictedForReaders": False,
+            "restrictedForWriters": False,
+        }
+        return {
+            "kind": "drive#drive",
+            "id": drive.id,
+            "name": drive.name,
+            "themeId": theme,
+            "colorRgb": color,
+            "backgroundImageLink": theme_link(theme),
+            "capabilities": capabilities,
+            "createdTime": rfc3339(drive.created_ms),
+            "hidden": drive.hidden,
+            "restrictions": restrictions,
+        }
+
+    def _render_about(self, account: _Account) -> dict[str, Any]:
+        mine = [f for f in account.files.values() if f.owner == account.email and f.size]
+        in_drive = sum(f.size or 0 for f in mine)
+        in_trash = sum(f.size or 0 for f in mine if f.trashed)
+        themes = [
+            {"id": theme, "backgroundImageLink": theme_link(theme), "colorRgb": color}
+            for theme, color in DRIVE_THEMES
+        ]
+        return {
+            "kind": "drive#about",
+            "user": self._user(account, account.email),
+            "storageQuota": {
+                "limit": str(STORAGE_LIMIT),
+                "usage": str(in_drive),
+                "usageInDrive": str(in_drive),
+                "usageInDriveTrash": str(in_trash),
+            },
+            "importFormats": {k: list(v) for k, v in IMPORT_FORMATS.items()},
+            "exportFormats": {k: list(v) for k, v in EXPORT_FORMATS.items()},
+            "maxImportSizes": dict(MAX_IMPORT_SIZES),
+            "maxUploadSize": MAX_UPLOAD_SIZE,
+            "appInstalled": False,
+            "folderColorPalette": list(FOLDER_COLOR_PALETTE),
+            "driveThemes": themes,
+            "canCreateDrives": True,
+            "canCreateTeamDrives": True,
+            "teamDriveThemes": [dict(t) for t in themes],
+        }
 
     # provider hooks: authentication, rate limits
 
@@ -902,6 +1194,54 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
 
     # request parameters
 
+    def _check_parameters(self, request: Request, method: str, simulated: Collection[str]) -> None:
+        """Refuse, naming it, a query parameter that ``method`` does not document, or that it
+        documents but the sandbox does not simulate (``simulated`` are those it does, besides
+        ``fields``, ``alt=json`` and ``prettyPrint``, which every method takes)."""
+        documented = METHOD_PARAMETERS[method] | GLOBAL_PARAMETERS
+        for name in request.query:
+            if name in simulated or name in ("fields", "alt", "prettyPrint"):
+                continue
+            if name in DEPRECATED_PARAMETERS and name in documented:
+                raise _refused(
+                    name,
+                    f"{name} is deprecated and not simulated by the sandbox; use "
+                    f"{DEPRECATED_PARAMETERS[name]}",
+                )
+            if name in documented:
+                raise _refused(
+                    name, f"The sandbox does not simulate the parameter {name} of {method}."
+                )
+            raise _refused(name, f"{method} has no parameter {name}.")
+        alt = request.arg("alt")
+        if alt not in (None, "json"):
+            raise _refused("alt", f"alt={alt} is not simulated by the sandbox; it answers JSON")
+        self._flag(request, "prettyPrint")
+
+    def _no_admin_access(self, request: Request) -> None:
+        if self._flag(request, "useDomainAdminAccess"):
+            raise _refused(
+                "useDomainAdminAccess",
+                "useDomainAdminAccess=true (a domain administrator's access) is not simulated "
+                "by the sandbox",
+            )
+
+    @staticmethod
+    def _spaces(request: Request) -> None:
+        for space in (request.arg("spaces") or "drive").split(","):
+            if space.strip() == "appDataFolder":
+                raise _refused("spaces", "The appDataFolder space is not simulated by the sandbox")
+            if space.strip() != "drive":
+                raise _invalid("spaces")
+
+    def _answer(self, request: Request, body: dict[str, Any], selection: Selection) -> Response:
+        """``body`` cut down to ``selection``, indented if ``prettyPrint=true``."""
+        payload = select(body, selection)
+        if self._flag(request, "prettyPrint"):
+            text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+            return Response(200, text.encode())
+        return json_response(payload)
+
     @staticmethod
     def _flag(request: Request, name: str, default: bool = False) -> bool:
         value = request.arg(name)
@@ -912,7 +1252,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         return value.lower() == "true"
 
     @staticmethod
-    def _page_size(request: Request, default: int) -> int:
+    def _page_size(request: Request, default: int, maximum: int = MAX_PAGE_SIZE) -> int:
         value = request.arg("pageSize")
         if value is None:
             return default
@@ -920,15 +1260,15 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             size = int(value)
         except ValueError:
             raise _invalid("pageSize", f"Invalid value '{value}'.") from None
-        if not 1 <= size <= MAX_PAGE_SIZE:
+        if not 1 <= size <= maximum:
             raise _invalid(
                 "pageSize",
-                f"Invalid value '{value}'. Values must be within the range: [1, {MAX_PAGE_SIZE}]",
+                f"Invalid value '{value}'. Values must be within the range: [1, {maximum}]",
             )
         return size
 
     @staticmethod
-    def _fields(request: Request, schema: dict[str, Any], default: Selection) -> Selection:
+    def _fields(request: Request, schema: Schema, default: Selection) -> Selection:
         text = request.arg("fields")
         if text is None or text == "":
             return default
@@ -939,16 +1279,88 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             raise _error(400, str(exc), "invalidParameter", "parameter:fields") from None
         return selection
 
+    @staticmethod
+    def _order_by(request: Request, q: str | None) -> OrderBy:
+        text = request.arg("orderBy")
+        if not text:
+            return OrderBy()
+        try:
+            order = parse_order_by(text)
+        except QueryError as exc:
+            raise _invalid("orderBy", str(exc)) from None
+        if q and uses_full_text(q):
+            raise _error(
+                400,
+                "Sorting is not supported for queries with fullText terms. Results are always "
+                "in descending relevance order.",
+                "badRequest",
+                "parameter:orderBy",
+            )
+        return order
+
+    @staticmethod
+    def _lookup(account: _Account, file_id: str, all_drives: bool) -> _File | _Drive | None:
+        """What ``file_id`` names for a request with ``supportsAllDrives`` = ``all_drives``: a
+        file, a shared drive, or None for My Drive's root; 404 for anything it cannot see."""
+        if file_id in ("root", account.root_id):
+            return None
+        drive = account.drives.get(file_id)
+        if drive is not None and all_drives:
+            return drive
+        file = account.files.get(file_id)
+        if file is None or (file.drive_id is not None and not all_drives):
+            raise _not_found(f"File not found: {file_id}.", "fileId")
+        return file
+
+    # page tokens: opaque, and good only for the listing that made them
+
+    @staticmethod
+    def _encode_page_token(position: Any, fingerprint: str) -> str:
+        raw = f"v2|{fingerprint}|{json.dumps(position, separators=(',', ':'))}".encode()
+        return "~!!~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_page_token(token: str, fingerprint: str) -> Any:
+        try:
+            raw = token.removeprefix("~!!~")
+            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+            version, made_for, position = text.split("|", 2)
+            if version != "v2" or made_for != fingerprint:
+                raise ValueError
+            return json.loads(position)
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise _invalid("pageToken") from None
+
+    def _decode_offset(self, token: str | None, fingerprint: str, limit: int) -> int:
+        if not token:
+            return 0
+        offset = self._decode_page_token(token, fingerprint)
+        if type(offset) is not int or not 0 <= offset <= limit:
+            raise _invalid("pageToken")
+        return offset
+
+    @staticmethod
+    def _fingerprint(*parts: object) -> str:
+        return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:10]
+
     # GET /drive/v3/files
 
     def _list_files(self, request: Request, account: _Account) -> Response:
-        if request.arg("orderBy"):
-            raise _invalid("orderBy", "orderBy is not simulated by the sandbox")
-        selection = self._fields(request, LIST_SCHEMA, DEFAULT_LIST_FIELDS)
+        self._check_parameters(
+            request,
+            "files.list",
+            (
+                "corpora", "driveId", "includeItemsFromAllDrives", "orderBy", "pageSize",
+                "pageToken", "q", "spaces", "supportsAllDrives",
+            ),
+        )  # fmt: skip
+        selection = self._fields(request, FILE_LIST_SCHEMA, DEFAULT_FILE_LIST_FIELDS)
         size = min(self._page_size(request, DEFAULT_PAGE_SIZE), self.max_page_size)
         corpora = request.arg("corpora") or "user"
         drive_id = request.arg("driveId")
         all_drives = self._flag(request, "includeItemsFromAllDrives")
+        self._flag(request, "supportsAllDrives")
+        self._spaces(request)
         if corpora not in ("user", "domain", "drive", "allDrives"):
             raise _invalid("corpora")
         if (corpora == "drive") != (drive_id is not None):
@@ -967,102 +1379,228 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             predicate = compile_query(q) if q else None
         except QueryError:
             raise _invalid("q") from None
-        fingerprint = hashlib.sha1(f"{q}|{corpora}|{drive_id}|{all_drives}".encode()).hexdigest()[
-            :10
-        ]
-        after = self._decode_page_token(request.arg("pageToken"), fingerprint)
+        order = self._order_by(request, q)
+        fingerprint = self._fingerprint(q, corpora, drive_id, all_drives, order.text)
+        token = request.arg("pageToken")
+        after: tuple[Any, ...] | None = None
+        if token:
+            position = self._decode_page_token(token, fingerprint)
+            try:
+                if not isinstance(position, list) or not position or type(position[-1]) is not int:
+                    raise QueryError("not a position")
+                after = (*order.key(order.check(position[:-1])), position[-1])
+            except QueryError:
+                raise _invalid("pageToken") from None
         with self._data:
             if drive_id is not None and drive_id not in account.drives:
-                raise _error(
-                    404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
-                )
-            key = (account.email, account.version, q, corpora, drive_id, all_drives)
-            seqs = self._match_cache.get(key)
-            if seqs is None:
-                by_seq = {}
+                raise _not_found(f"Shared drive not found: {drive_id}", "driveId")
+            key = (account.email, account.version, q, corpora, drive_id, all_drives, order.text)
+            entries = self._match_cache.get(key)
+            if entries is None:
+                entries = []
+                viewed = predicate is not None or bool(order.keys)
                 for file in account.files.values():
                     if corpora == "drive":
                         visible = file.drive_id == drive_id
                     else:
                         visible = file.drive_id is None or all_drives
-                    if visible and (predicate is None or predicate(self._view(file))):
-                        by_seq[file.seq] = file.id
-                seqs = sorted(by_seq)
-                self._match_cache[key] = seqs
+                    if not visible:
+                        continue
+                    view = self._view(account, file) if viewed else None
+                    if predicate is None or predicate(view):
+                        values = order.values(view) if view is not None and order.keys else []
+                        entries.append((*order.key(values), file.seq))
+                entries.sort()
+                self._match_cache[key] = entries
                 while len(self._match_cache) > 32:
                     self._match_cache.popitem(last=False)
             else:
                 self._match_cache.move_to_end(key)
-            start = bisect_left(seqs, after)
-            chosen = seqs[start : start + size]
-            files = [self._render(account, account.by_seq[s]) for s in chosen]
-        body: dict[str, Any] = {
-            "kind": "drive#fileList",
-            "incompleteSearch": self.incomplete_all_drives and corpora == "allDrives",
-            "files": files,
-        }
-        if start + size < len(seqs):
-            body["nextPageToken"] = self._encode_page_token(chosen[-1] + 1, fingerprint)
-        return json_response(select(body, selection))
-
-    @staticmethod
-    def _encode_page_token(after: int, fingerprint: str) -> str:
-        raw = f"v1|{after}|{fingerprint}".encode()
-        return "~!!~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_page_token(token: str | None, fingerprint: str) -> int:
-        if not token:
-            return 0
-        try:
-            raw = token.removeprefix("~!!~")
-            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-            version, after, made_for = text.split("|")
-            if version != "v1" or made_for != fingerprint:
-                raise ValueError
-            return int(after)
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise _invalid("pageToken") from None
+            start = 0 if after is None else bisect_right(entries, after)
+            chosen = entries[start : start + size]
+            files = [self._render(account, account.by_seq[entry[-1]]) for entry in chosen]
+            body: dict[str, Any] = {
+                "kind": "drive#fileList",
+                "incompleteSearch": self.incomplete_all_drives and corpora == "allDrives",
+                "files": files,
+            }
+            if start + size < len(entries):
+                last = account.by_seq[chosen[-1][-1]]
+                values = order.values(self._view(account, last)) if order.keys else []
+                body["nextPageToken"] = self._encode_page_token([*values, last.seq], fingerprint)
+        return self._answer(request, body, selection)
 
     # GET /drive/v3/files/{fileId}
 
     def _get_file(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(request, "files.get", ("acknowledgeAbuse", "supportsAllDrives"))
         selection = self._fields(request, FILE_SCHEMA, DEFAULT_FILE_FIELDS)
         all_drives = self._flag(request, "supportsAllDrives")
+        self._flag(request, "acknowledgeAbuse")
         file_id = unquote(request.params["id"])
         with self._data:
-            if file_id in ("root", account.root_id):
-                body = self._render_root(account, account.root_id)
-            elif file_id in account.drives and all_drives:
-                body = self._render_root(account, file_id)
+            item = self._lookup(account, file_id, all_drives)
+            if isinstance(item, _File):
+                body = self._render(account, item)
             else:
-                file = account.files.get(file_id)
-                if file is None or (file.drive_id is not None and not all_drives):
-                    raise _error(404, f"File not found: {file_id}.", "notFound", "parameter:fileId")
-                body = self._render(account, file)
-        return json_response(select(body, selection))
+                body = self._render_root(account, account.root_id if item is None else item.id)
+        return self._answer(request, body, selection)
+
+    # GET /drive/v3/files/{fileId}/permissions[/{permissionId}]
+
+    def _permissions_of(self, request: Request, account: _Account) -> tuple[list[Any], bool]:
+        """The permissions of the item the path names, and whether it is in a shared drive."""
+        item = self._lookup(
+            account, unquote(request.params["id"]), self._flag(request, "supportsAllDrives")
+        )
+        if item is None:
+            owner = _Grant("user", account.email, "owner")
+            return [self._permission(account, owner)], False
+        if isinstance(item, _Drive):
+            members = self._members(account, item.id)
+            return [self._permission(account, g, item.id) for g in members], True
+        grants = self._grants(account, item)
+        if item.drive_id is not None:
+            return [
+                self._permission(account, g, item.drive_id, inherited=True) for g in grants
+            ], True
+        return [self._permission(account, g) for g in grants], False
+
+    def _list_permissions(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(
+            request,
+            "permissions.list",
+            ("pageSize", "pageToken", "supportsAllDrives", "useDomainAdminAccess"),
+        )
+        self._no_admin_access(request)
+        selection = self._fields(request, PERMISSION_LIST_SCHEMA, DEFAULT_PERMISSION_LIST_FIELDS)
+        size = self._page_size(request, MAX_PERMISSIONS_PAGE_SIZE, MAX_PERMISSIONS_PAGE_SIZE)
+        with self._data:
+            permissions, in_drive = self._permissions_of(request, account)
+        if request.arg("pageSize") is None and not in_drive:
+            size = len(permissions)
+        fingerprint = self._fingerprint("permissions", request.params["id"])
+        start = self._decode_offset(request.arg("pageToken"), fingerprint, len(permissions))
+        body: dict[str, Any] = {
+            "kind": "drive#permissionList",
+            "permissions": permissions[start : start + size],
+        }
+        if start + size < len(permissions):
+            body["nextPageToken"] = self._encode_page_token(start + size, fingerprint)
+        return self._answer(request, body, selection)
+
+    def _get_permission(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(
+            request, "permissions.get", ("supportsAllDrives", "useDomainAdminAccess")
+        )
+        self._no_admin_access(request)
+        selection = self._fields(request, PERMISSION_SCHEMA, DEFAULT_PERMISSION_FIELDS)
+        permission_id = unquote(request.params["permission"])
+        with self._data:
+            permissions, _ = self._permissions_of(request, account)
+        for permission in permissions:
+            if permission["id"] == permission_id:
+                return self._answer(request, permission, selection)
+        raise _not_found(f"Permission not found: {permission_id}.", "permissionId")
+
+    # GET /drive/v3/about
+
+    def _about(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(request, "about.get", ())
+        if not request.arg("fields"):
+            raise _error(
+                400,
+                "The 'fields' parameter is required for this method.",
+                "required",
+                "parameter:fields",
+            )
+        selection = self._fields(request, ABOUT_SCHEMA, {})
+        with self._data:
+            body = self._render_about(account)
+        return self._answer(request, body, selection)
+
+    # GET /drive/v3/drives[/{driveId}]
+
+    def _list_drives(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(
+            request, "drives.list", ("pageSize", "pageToken", "q", "useDomainAdminAccess")
+        )
+        self._no_admin_access(request)
+        selection = self._fields(request, DRIVE_LIST_SCHEMA, DEFAULT_DRIVE_LIST_FIELDS)
+        size = self._page_size(request, DEFAULT_DRIVES_PAGE_SIZE, MAX_DRIVES_PAGE_SIZE)
+        q = request.arg("q")
+        try:
+            predicate = compile_query(q, DRIVE_TERMS) if q else None
+        except UnsupportedQuery as exc:
+            raise _refused("q", str(exc)) from None
+        except QueryError:
+            raise _invalid("q") from None
+        fingerprint = self._fingerprint("drives", q)
+        with self._data:
+            after = self._decode_offset(request.arg("pageToken"), fingerprint, len(account.drives))
+            drives = [
+                d
+                for d in account.drives.values()
+                if d.seq >= after
+                and (predicate is None or predicate(DriveView(name=d.name, hidden=d.hidden)))
+            ]
+            chosen = drives[:size]
+            body: dict[str, Any] = {
+                "kind": "drive#driveList",
+                "drives": [self._render_drive(account, d) for d in chosen],
+            }
+            if len(drives) > size:
+                body["nextPageToken"] = self._encode_page_token(chosen[-1].seq + 1, fingerprint)
+        return self._answer(request, body, selection)
+
+    def _get_drive(self, request: Request, account: _Account) -> Response:
+        self._check_parameters(request, "drives.get", ("useDomainAdminAccess",))
+        self._no_admin_access(request)
+        selection = self._fields(request, DRIVE_SCHEMA, DEFAULT_DRIVE_FIELDS)
+        drive_id = unquote(request.params["id"])
+        with self._data:
+            drive = account.drives.get(drive_id)
+            if drive is None:
+                raise _not_found(f"Shared drive not found: {drive_id}", "driveId")
+            body = self._render_drive(account, drive)
+        return self._answer(request, body, selection)
 
     # GET /drive/v3/changes/startPageToken
 
     def _start_token(self, request: Request, account: _Account) -> Response:
-        selection = self._fields(request, START_TOKEN_SCHEMA, dict.fromkeys(START_TOKEN_SCHEMA))
+        self._check_parameters(
+            request, "changes.getStartPageToken", ("driveId", "supportsAllDrives")
+        )
+        selection = self._fields(request, START_TOKEN_SCHEMA, DEFAULT_START_TOKEN_FIELDS)
         drive_id = request.arg("driveId")
         with self._data:
             if drive_id is not None:
                 if not self._flag(request, "supportsAllDrives"):
                     raise _invalid("supportsAllDrives", "driveId requires supportsAllDrives")
                 if drive_id not in account.drives:
-                    raise _error(
-                        404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
-                    )
+                    raise _not_found(f"Shared drive not found: {drive_id}", "driveId")
             token = str(account.change_counter + 1)
         body = {"kind": "drive#startPageToken", "startPageToken": token}
-        return json_response(select(body, selection))
+        return self._answer(request, body, selection)
 
     # GET /drive/v3/changes
 
     def _list_changes(self, request: Request, account: _Account) -> Response:
-        selection = self._fields(request, CHANGE_LIST_SCHEMA, DEFAULT_CHANGE_FIELDS)
+        self._check_parameters(
+            request,
+            "changes.list",
+            (
+                "driveId", "includeCorpusRemovals", "includeItemsFromAllDrives", "includeRemoved",
+                "pageSize", "pageToken", "restrictToMyDrive", "spaces", "supportsAllDrives",
+            ),
+        )  # fmt: skip
+        if self._flag(request, "includeCorpusRemovals"):
+            raise _refused(
+                "includeCorpusRemovals",
+                "includeCorpusRemovals=true is not simulated by the sandbox",
+            )
+        self._spaces(request)
+        selection = self._fields(request, CHANGE_LIST_SCHEMA, DEFAULT_CHANGE_LIST_FIELDS)
         raw_token = request.arg("pageToken")
         if not raw_token:
             raise _error(400, "Required parameter: pageToken", "required", "parameter:pageToken")
@@ -1082,9 +1620,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
             if not 1 <= start <= account.change_counter + 1:
                 raise _invalid("pageToken")
             if drive_id is not None and drive_id not in account.drives:
-                raise _error(
-                    404, f"Shared drive not found: {drive_id}", "notFound", "parameter:driveId"
-                )
+                raise _not_found(f"Shared drive not found: {drive_id}", "driveId")
             changes: list[dict[str, Any]] = []
             next_token: str | None = None
             index = bisect_left(account.change_ids, start)
@@ -1111,7 +1647,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
                 body["nextPageToken"] = next_token
             else:
                 body["newStartPageToken"] = str(account.change_counter + 1)
-        return json_response(select(body, selection))
+        return self._answer(request, body, selection)
 
     def _change_entry(
         self,
