@@ -218,5 +218,24 @@ def test_parameters_the_sandbox_does_not_simulate_are_refused(client):
     assert refused.value.status == 400
     assert "propertiesWithHistory is not simulated" in refused.value.body
     with pytest.raises(ObjectsApiException) as unknown:
-        client.crm.objects.basic_api.get_page("contacts", associations=["tickets"])
-    assert unknown.value.status == 400 and "'tickets' is not simulated" in unknown.value.body
+        client.crm.objects.basic_api.get_page("contacts", associations=["widgets"])
+    assert unknown.value.status == 400
+    assert "Unable to infer object type from: widgets" in unknown.value.body
+
+
+def test_the_other_standard_objects_exist_and_hold_nothing(sandbox, client):
+    tickets = client.crm.objects.basic_api.get_page("tickets", limit=10)
+    assert tickets.results == [] and tickets.paging is None
+    names = {p.name for p in client.crm.properties.core_api.get_all("calls").results}
+    assert {"hs_timestamp", "hs_call_body", "hs_createdate", "hs_object_id"} <= names
+    (support,) = client.crm.pipelines.pipelines_api.get_all("tickets").results
+    assert [s.label for s in support.stages] == [
+        "New",
+        "Waiting on contact",
+        "Waiting on us",
+        "Closed",
+    ]
+    contact = client.crm.contacts.basic_api.get_by_id("1", associations=["tickets", "companies"])
+    assert set(contact.associations) == {"companies"}
+    none = client.crm.associations.v4.basic_api.get_page("contacts", "1", "tickets")
+    assert none.results == []

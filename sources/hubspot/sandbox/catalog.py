@@ -16,27 +16,52 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# The object types whose records the sandbox seeds and associates.
 OBJECT_TYPES = ("contacts", "companies", "deals")
-OBJECT_ALIASES = {
-    "contacts": "contacts",
-    "contact": "contacts",
-    "0-1": "contacts",
-    "companies": "companies",
-    "company": "companies",
-    "0-2": "companies",
-    "deals": "deals",
-    "deal": "deals",
-    "0-3": "deals",
+# HubSpot's other standard objects: name -> (type id, singular, property group, when-created
+# property). An account has them with their core properties; a sandbox account holds none
+# of their records until an admin operation creates one, and associates none.
+OTHER_OBJECT_TYPES = {
+    "tickets": ("0-5", "ticket", "ticketinformation", "createdate"),
+    "products": ("0-7", "product", "productinformation", "createdate"),
+    "line_items": ("0-8", "line_item", "lineiteminformation", "createdate"),
+    "quotes": ("0-14", "quote", "quoteinformation", "hs_createdate"),
+    "calls": ("0-48", "call", "callinformation", "hs_createdate"),
+    "emails": ("0-49", "email", "emailinformation", "hs_createdate"),
+    "meetings": ("0-47", "meeting", "meetinginformation", "hs_createdate"),
+    "notes": ("0-46", "note", "noteinformation", "hs_createdate"),
+    "tasks": ("0-27", "task", "taskinformation", "hs_createdate"),
+    "communications": ("0-18", "communication", "communicationinformation", "hs_createdate"),
+    "postal_mail": ("0-116", "postal_mail", "postalmailinformation", "hs_createdate"),
+    "feedback_submissions": (
+        "0-19", "feedback_submission", "feedbacksubmissioninformation", "hs_createdate",
+    ),
+    "goal_targets": ("0-74", "goal_target", "goaltargetinformation", "hs_createdate"),
+    "leads": ("0-136", "lead", "leadinformation", "hs_createdate"),
+    "deal_split": (None, "deal_split", "dealsplitinformation", "hs_createdate"),
+}  # fmt: skip
+ALL_OBJECT_TYPES = (*OBJECT_TYPES, *OTHER_OBJECT_TYPES)
+SINGULAR = {
+    "contacts": "contact",
+    "companies": "company",
+    "deals": "deal",
+    **{name: singular for name, (_, singular, _, _) in OTHER_OBJECT_TYPES.items()},
 }
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
-# HubSpot's other standard objects: named as not simulated rather than as unknown.
-UNSIMULATED_OBJECT_TYPES = frozenset(
-    {
-        "tickets", "ticket", "0-5", "products", "product", "0-7", "line_items", "line_item",
-        "0-8", "quotes", "quote", "0-14", "calls", "emails", "meetings", "notes", "tasks",
-        "communications", "postal_mail", "feedback_submissions", "leads", "goals", "invoices",
-    }
-)  # fmt: skip
+_TYPE_IDS = {
+    "contacts": "0-1",
+    "companies": "0-2",
+    "deals": "0-3",
+    **{name: type_id for name, (type_id, _, _, _) in OTHER_OBJECT_TYPES.items() if type_id},
+}
+OBJECT_ALIASES = {
+    alias: name
+    for name in ALL_OBJECT_TYPES
+    for alias in (name, SINGULAR[name], _TYPE_IDS.get(name, name))
+}
+CREATED_PROPERTY = {
+    **{name: "createdate" for name in OBJECT_TYPES},
+    **{name: created for name, (_, _, _, created) in OTHER_OBJECT_TYPES.items()},
+}
 PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool")
 FIELD_TYPES = (
     "textarea",
@@ -138,6 +163,15 @@ DEAL_STAGES = (
     ("closedlost", "Closed Lost", "0.0", True),
 )
 
+TICKET_PIPELINE_ID = "0"
+TICKET_PIPELINE_LABEL = "Support Pipeline"
+TICKET_STAGES = (
+    ("1", "New", "OPEN"),
+    ("2", "Waiting on contact", "OPEN"),
+    ("3", "Waiting on us", "OPEN"),
+    ("4", "Closed", "CLOSED"),
+)
+
 # One HubSpot-defined property: (name, label, type, fieldType, group, options, read-only value).
 _Spec = tuple[str, str, str, str, str, tuple[tuple[str, str], ...], bool]
 _TEXT: tuple[tuple[str, str], ...] = ()
@@ -211,6 +245,114 @@ HUBSPOT_DEFINED: dict[str, tuple[_Spec, ...]] = {
         ("hs_object_id", "Record ID", "number", "number", "dealinformation", _TEXT, True),
     ),
 }  # fmt: skip
+# The other standard objects' properties beyond their core three (when created, last
+# modified, record id): (name, label, type, fieldType).
+_OTHER_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "tickets": (
+        ("subject", "Ticket name", "string", "text"),
+        ("content", "Ticket description", "string", "textarea"),
+        ("hs_pipeline", "Pipeline", "enumeration", "select"),
+        ("hs_pipeline_stage", "Ticket status", "enumeration", "select"),
+        ("hs_ticket_priority", "Priority", "enumeration", "select"),
+        ("hs_ticket_category", "Category", "enumeration", "checkbox"),
+        ("hubspot_owner_id", "Ticket owner", "enumeration", "select"),
+    ),
+    "products": (
+        ("name", "Name", "string", "text"),
+        ("description", "Description", "string", "textarea"),
+        ("price", "Unit price", "number", "number"),
+        ("hs_sku", "SKU", "string", "text"),
+    ),
+    "line_items": (
+        ("name", "Name", "string", "text"),
+        ("quantity", "Quantity", "number", "number"),
+        ("price", "Unit price", "number", "number"),
+        ("amount", "Net price", "number", "number"),
+        ("hs_product_id", "Product ID", "number", "number"),
+    ),
+    "quotes": (
+        ("hs_title", "Quote name", "string", "text"),
+        ("hs_status", "Quote approval status", "enumeration", "select"),
+        ("hs_expiration_date", "Quote expiration date", "datetime", "date"),
+        ("hs_public_url_key", "Quote public URL key", "string", "text"),
+    ),
+    "calls": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_call_title", "Call Title", "string", "text"),
+        ("hs_call_body", "Call notes", "string", "html"),
+        ("hs_call_duration", "Call duration", "number", "number"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "emails": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_email_subject", "Email subject", "string", "text"),
+        ("hs_email_text", "Email body", "string", "textarea"),
+        ("hs_email_direction", "Email direction", "enumeration", "select"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "meetings": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_meeting_title", "Meeting name", "string", "text"),
+        ("hs_meeting_body", "Meeting description", "string", "html"),
+        ("hs_meeting_start_time", "Meeting start time", "datetime", "date"),
+        ("hs_meeting_end_time", "Meeting end time", "datetime", "date"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "notes": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_note_body", "Note body", "string", "html"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "tasks": (
+        ("hs_timestamp", "Due date", "datetime", "date"),
+        ("hs_task_subject", "Task Title", "string", "text"),
+        ("hs_task_body", "Notes", "string", "html"),
+        ("hs_task_status", "Task Status", "enumeration", "select"),
+        ("hs_task_priority", "Priority", "enumeration", "select"),
+        ("hubspot_owner_id", "Assigned to", "enumeration", "select"),
+    ),
+    "communications": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_communication_channel_type", "Channel type", "enumeration", "select"),
+        ("hs_communication_body", "Body", "string", "html"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "postal_mail": (
+        ("hs_timestamp", "Activity date", "datetime", "date"),
+        ("hs_postal_mail_body", "Body", "string", "html"),
+        ("hubspot_owner_id", "Activity assigned to", "enumeration", "select"),
+    ),
+    "feedback_submissions": (
+        ("hs_content", "Response", "string", "textarea"),
+        ("hs_survey_type", "Survey type", "enumeration", "select"),
+        ("hs_submission_timestamp", "Submitted at", "datetime", "date"),
+    ),
+    "goal_targets": (
+        ("hs_goal_name", "Goal name", "string", "text"),
+        ("hs_target_amount", "Target", "number", "number"),
+        ("hs_start_datetime", "Start date", "datetime", "date"),
+        ("hs_end_datetime", "End date", "datetime", "date"),
+    ),
+    "leads": (
+        ("hs_lead_name", "Lead name", "string", "text"),
+        ("hs_pipeline", "Pipeline", "enumeration", "select"),
+        ("hs_pipeline_stage", "Lead stage", "enumeration", "select"),
+        ("hubspot_owner_id", "Lead owner", "enumeration", "select"),
+    ),
+    "deal_split": (
+        ("hs_split_percentage", "Split percentage", "number", "number"),
+        ("hubspot_owner_id", "Owner", "enumeration", "select"),
+    ),
+}
+for _name, (_, _, _group, _created) in OTHER_OBJECT_TYPES.items():
+    HUBSPOT_DEFINED[_name] = (
+        *((n, label, kind, field, _group, _TEXT, False)
+          for n, label, kind, field in _OTHER_PROPERTIES[_name]),
+        (_created, "Create Date", "datetime", "date", _group, _TEXT, True),
+        ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", _group, _TEXT, True),
+        ("hs_object_id", "Record ID", "number", "number", _group, _TEXT, True),
+    )  # fmt: skip
+    GROUPS[_name] = ((_group, f"{SINGULAR[_name].replace('_', ' ').capitalize()} information"),)
 
 
 def to_ms(at: datetime) -> int:
@@ -351,30 +493,110 @@ def custom_definition(
     }
 
 
-def deal_pipeline() -> dict[str, Any]:
-    """The deal pipeline as ``GET /crm/v3/pipelines/deals`` lists it."""
-    at = iso_ms(DEFINED_AT)
-    stages = [
-        {
-            "label": label,
-            "displayOrder": order,
-            "metadata": {"isClosed": "true" if closed else "false", "probability": probability},
-            "id": stage,
-            "createdAt": at,
-            "updatedAt": at,
-            "archived": False,
-            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-        }
-        for order, (stage, label, probability, closed) in enumerate(DEAL_STAGES)
-    ]
+def legacy_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """A v3 property definition as the legacy properties API (``/properties/v2``) shows it."""
+    metadata = definition["modificationMetadata"]
     return {
-        "label": DEAL_PIPELINE_LABEL,
+        "name": definition["name"],
+        "label": definition["label"],
+        "description": definition["description"],
+        "groupName": definition["groupName"],
+        "type": definition["type"],
+        "fieldType": definition["fieldType"],
+        "options": [{**o, "readOnly": False} for o in definition["options"]],
+        "displayOrder": definition["displayOrder"],
+        "hidden": definition["hidden"],
+        "calculated": definition["calculated"],
+        "externalOptions": definition["externalOptions"],
+        "hasUniqueValue": definition["hasUniqueValue"],
+        "hubspotDefined": bool(definition.get("hubspotDefined")),
+        "formField": definition["formField"],
+        "readOnlyValue": metadata["readOnlyValue"],
+        "readOnlyDefinition": metadata["readOnlyDefinition"],
+        "mutableDefinitionNotDeletable": not metadata["archivable"],
+        "deleted": bool(definition.get("archived")),
+        "favorited": False,
+        "createdUserId": definition.get("createdUserId"),
+        "updatedUserId": definition.get("updatedUserId"),
+        "createdAt": _epoch_ms(definition["createdAt"]),
+        "updatedAt": _epoch_ms(definition["updatedAt"]),
+    }
+
+
+def _epoch_ms(iso: str) -> int:
+    return to_ms(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+
+
+def pipeline(object_type: str) -> dict[str, Any] | None:
+    """The one pipeline of deals or of tickets as ``GET /crm/v3/pipelines/{object}`` lists
+    it; None for an object type without pipelines."""
+    at = iso_ms(DEFINED_AT)
+    if object_type == "deals":
+        pipeline_id, label = DEAL_PIPELINE_ID, DEAL_PIPELINE_LABEL
+        stages = [
+            (stage, name, {"isClosed": "true" if closed else "false", "probability": chance})
+            for stage, name, chance, closed in DEAL_STAGES
+        ]
+    elif object_type == "tickets":
+        pipeline_id, label = TICKET_PIPELINE_ID, TICKET_PIPELINE_LABEL
+        stages = [
+            (stage, name, {"ticketState": state, "isClosed": str(state == "CLOSED").lower()})
+            for stage, name, state in TICKET_STAGES
+        ]
+    else:
+        return None
+    return {
+        "label": label,
         "displayOrder": 0,
-        "id": DEAL_PIPELINE_ID,
-        "stages": stages,
+        "id": pipeline_id,
+        "stages": [
+            {
+                "label": name,
+                "displayOrder": order,
+                "metadata": metadata,
+                "id": stage,
+                "createdAt": at,
+                "updatedAt": at,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            }
+            for order, (stage, name, metadata) in enumerate(stages)
+        ],
         "createdAt": at,
         "updatedAt": at,
         "archived": False,
+    }
+
+
+def legacy_pipeline(object_type: str) -> dict[str, Any] | None:
+    """A pipeline as the legacy pipelines API (``/crm-pipelines/v1``) shows it: ``pipelineId``
+    and ``stageId``, ``active`` flags and epoch-millisecond times."""
+    current = pipeline(object_type)
+    if current is None:
+        return None
+    at = _epoch_ms(current["createdAt"])
+    return {
+        "pipelineId": current["id"],
+        "createdAt": at,
+        "updatedAt": at,
+        "objectType": SINGULAR[object_type].upper(),
+        "objectTypeId": _TYPE_IDS[object_type],
+        "label": current["label"],
+        "displayOrder": current["displayOrder"],
+        "active": True,
+        "default": True,
+        "stages": [
+            {
+                "stageId": stage["id"],
+                "createdAt": at,
+                "updatedAt": at,
+                "label": stage["label"],
+                "displayOrder": stage["displayOrder"],
+                "active": True,
+                "metadata": stage["metadata"],
+            }
+            for stage in current["stages"]
+        ],
     }
 
 

@@ -1,12 +1,19 @@
 """Query parameters as HubSpot reads them, and the refusal of those the sandbox does not
-simulate: a client that sends one gets a 400 naming it, never an answer that ignored it."""
+simulate: a client that sends one gets a 400 naming it, never an answer that ignored it.
+
+The exceptions are named here one by one: parameters that are no part of HubSpot's API for
+the endpoint, which HubSpot ignores and well-used clients send anyway, so the sandbox ignores
+them as HubSpot does. ``portalId`` appears in HubSpot's own examples on every endpoint; the
+Singer SDK's HubSpot tap sends ``limit`` to the properties endpoints and ``sort`` and
+``order_by`` to object listings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sources.hubspot.sandbox.catalog import OBJECT_ALIASES, UNSIMULATED_OBJECT_TYPES
+from sources.hubspot.sandbox.catalog import OBJECT_ALIASES
 from sources.sandbox.server import Request, SandboxError
 
 
@@ -15,12 +22,6 @@ def object_type_of(name: str) -> str:
     object_type = OBJECT_ALIASES.get(name.lower())
     if object_type is not None:
         return object_type
-    if name.lower() in UNSIMULATED_OBJECT_TYPES:
-        raise SandboxError(
-            400,
-            f"object type {name!r} is not simulated (the sandbox has contacts, companies, deals)",
-            "VALIDATION_ERROR",
-        )
     raise SandboxError(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
 
 
@@ -47,9 +48,13 @@ def bool_param(value: str | None, name: str) -> bool:
     return lowered == "true"
 
 
-def refuse_unknown(request: Request, accepted: Iterable[str]) -> None:
-    """400 naming the first query parameter outside ``accepted``."""
-    unknown = sorted(set(request.query) - set(accepted))
+IGNORED_EVERYWHERE = frozenset({"portalId"})
+
+
+def refuse_unknown(request: Request, accepted: Iterable[str], ignored: Iterable[str] = ()) -> None:
+    """400 naming the first query parameter outside ``accepted``, except those HubSpot
+    ignores (``ignored`` and ``IGNORED_EVERYWHERE``)."""
+    unknown = sorted(set(request.query) - set(accepted) - set(ignored) - IGNORED_EVERYWHERE)
     if unknown:
         raise SandboxError(
             400, f"query parameter {unknown[0]!r} is not simulated", "VALIDATION_ERROR"

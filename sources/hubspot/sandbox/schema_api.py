@@ -35,17 +35,18 @@ MAX_OWNERS_LIMIT = 500
 ASSOCIATIONS_PAGE = 500
 V3_ASSOCIATIONS_PAGE = 100
 MAX_ASSOCIATION_INPUTS = 1000
+# Not parameters of the properties or legacy pipelines APIs (they do not page); HubSpot
+# ignores them.
+IGNORED_BY_PROPERTIES = frozenset({"limit", "after"})
 
 
-def _pipeline_objects(name: str) -> str:
+def _pipeline_of(name: str) -> dict[str, Any]:
+    """The one pipeline of deals or tickets; 400 for object types without pipelines."""
     object_type = object_type_of(name)
-    if object_type != "deals":
-        raise SandboxError(
-            400,
-            f"pipelines of {object_type} are not simulated (deals have one)",
-            "VALIDATION_ERROR",
-        )
-    return object_type
+    pipeline = catalog.pipeline(object_type)
+    if pipeline is None:
+        raise SandboxError(400, f"pipelines of {object_type} are not simulated", "VALIDATION_ERROR")
+    return pipeline
 
 
 def _not_found(message: str) -> SandboxError:
@@ -70,6 +71,9 @@ class CrmSchemaApi:
         self.api("GET", props, self._list_properties)
         self.api("GET", props + r"/groups", self._list_property_groups)
         self.api("GET", props + r"/(?P<name>[^/]+)", self._get_property)
+        self.api("GET", r"/properties/v2/(?P<object>[^/]+)/properties", self._list_properties_v2)
+        self.api("GET", r"/crm/v3/schemas", self._list_schemas)
+        self.api("GET", r"/crm-object-schemas/v3/schemas", self._list_schemas)
         self.api("GET", r"/crm/v3/owners/?", self._list_owners)
         self.api("GET", r"/crm/v3/owners/(?P<id>[^/]+)", self._get_owner)
         pipelines = r"/crm/v3/pipelines/(?P<object>[^/]+)"
@@ -78,6 +82,9 @@ class CrmSchemaApi:
         self.api("GET", pipelines + r"/(?P<pipeline>[^/]+)/stages", self._list_stages)
         self.api(
             "GET", pipelines + r"/(?P<pipeline>[^/]+)/stages/(?P<stage>[^/]+)", self._get_stage
+        )
+        self.api(
+            "GET", r"/crm-pipelines/v1/pipelines/(?P<object>[^/]+)", self._list_legacy_pipelines
         )
         links = r"/(?P<object>[^/]+)/(?P<id>[^/]+)/associations/(?P<to>[^/]+)"
         self.api("GET", r"/crm/v4/objects" + links, self._associations_v4)
@@ -203,7 +210,7 @@ class CrmSchemaApi:
     # GET /crm/v3/properties/{object}[/{name}], /groups
 
     def _list_properties(self, request: Request, account: _Account) -> Response:
-        refuse_unknown(request, {"archived"})
+        refuse_unknown(request, {"archived"}, IGNORED_BY_PROPERTIES)
         archived = bool_param(request.arg("archived"), "archived")
         object_type = object_type_of(request.params["object"])
         with self._data:
@@ -215,7 +222,7 @@ class CrmSchemaApi:
         return json_response({"results": results})
 
     def _get_property(self, request: Request, account: _Account) -> Response:
-        refuse_unknown(request, {"archived"})
+        refuse_unknown(request, {"archived"}, IGNORED_BY_PROPERTIES)
         archived = bool_param(request.arg("archived"), "archived")
         object_type = object_type_of(request.params["object"])
         name = request.params["name"]
@@ -224,6 +231,21 @@ class CrmSchemaApi:
             if definition is None or bool(definition.get("archived")) != archived:
                 raise _not_found(f"Unable to find property {name} for object type {object_type}")
             return json_response(dict(definition))
+
+    def _list_properties_v2(self, request: Request, account: _Account) -> Response:
+        """``GET /properties/v2/{object}/properties``: the legacy API's list of the live
+        properties, a bare array with epoch-millisecond times and ``deleted`` for archived."""
+        refuse_unknown(request, ())
+        object_type = object_type_of(request.params["object"])
+        with self._data:
+            live = [d for d in account.definitions[object_type].values() if not d.get("archived")]
+            return json_response([catalog.legacy_definition(d) for d in live])
+
+    def _list_schemas(self, request: Request, account: _Account) -> Response:
+        """Custom object schemas: a sandbox account has none (it simulates no custom objects)."""
+        refuse_unknown(request, {"archived"})
+        bool_param(request.arg("archived"), "archived")
+        return json_response({"results": []})
 
     def _list_property_groups(self, request: Request, account: _Account) -> Response:
         refuse_unknown(request, ())
@@ -269,13 +291,26 @@ class CrmSchemaApi:
 
     def _list_pipelines(self, request: Request, account: _Account) -> Response:
         refuse_unknown(request, ())
-        _pipeline_objects(request.params["object"])
-        return json_response({"results": [catalog.deal_pipeline()]})
+        return json_response({"results": [_pipeline_of(request.params["object"])]})
+
+    def _list_legacy_pipelines(self, request: Request, account: _Account) -> Response:
+        """``GET /crm-pipelines/v1/pipelines/{object}``, which clients still read; it has no
+        inactive pipelines to include."""
+        refuse_unknown(request, {"includeInactive"}, IGNORED_BY_PROPERTIES)
+        include = request.arg("includeInactive") or "EXCLUDE_DELETED"
+        if include not in ("EXCLUDE_DELETED", "INCLUDE_DELETED"):
+            raise SandboxError(400, f"Invalid includeInactive: {include!r}", "VALIDATION_ERROR")
+        object_type = object_type_of(request.params["object"])
+        legacy = catalog.legacy_pipeline(object_type)
+        if legacy is None:
+            raise SandboxError(
+                400, f"pipelines of {object_type} are not simulated", "VALIDATION_ERROR"
+            )
+        return json_response({"results": [legacy]})
 
     def _pipeline(self, request: Request) -> dict[str, Any]:
         refuse_unknown(request, ())
-        _pipeline_objects(request.params["object"])
-        pipeline = catalog.deal_pipeline()
+        pipeline = _pipeline_of(request.params["object"])
         if request.params["pipeline"] != pipeline["id"]:
             raise _not_found(f"Unable to find pipeline {request.params['pipeline']}")
         return pipeline
@@ -298,7 +333,7 @@ class CrmSchemaApi:
         self, account: _Account, from_type: str, from_id: int, to_type: str, after: int = 0
     ) -> list[tuple[int, tuple[int, ...]]]:
         """The live records ``from_id`` is associated with, from id ``after`` on, ascending."""
-        held = account.links[(from_type, to_type)].get(from_id, {})
+        held = account.links.get((from_type, to_type), {}).get(from_id, {})
         store = account.stores[to_type]
         return [
             (to_id, held[to_id])
@@ -306,16 +341,9 @@ class CrmSchemaApi:
             if to_id >= after and (r := store.records.get(to_id)) is not None and not r.archived
         ]
 
-    def _pair(self, request: Request) -> tuple[str, str]:
-        from_type = object_type_of(request.params["object"])
-        to_type = object_type_of(request.params["to"])
-        if (from_type, to_type) not in catalog.ASSOCIATION_TYPES:
-            raise SandboxError(
-                400,
-                f"associations from {from_type} to {to_type} are not simulated",
-                "VALIDATION_ERROR",
-            )
-        return from_type, to_type
+    @staticmethod
+    def _pair(request: Request) -> tuple[str, str]:
+        return object_type_of(request.params["object"]), object_type_of(request.params["to"])
 
     @staticmethod
     def _v4_item(

@@ -36,8 +36,9 @@ from typing import Any, overload
 
 from sources.hubspot.sandbox import catalog
 from sources.hubspot.sandbox.catalog import (
+    ALL_OBJECT_TYPES,
+    CREATED_PROPERTY,
     OBJECT_ALIASES,
-    OBJECT_TYPES,
     PRIMARY,
     UNLABELED,
     iso_ms,
@@ -64,13 +65,12 @@ from sources.sandbox.server import (
 
 PAGE_FAULTS = ("no_next", "null_results")
 LAST_MODIFIED_PROPERTY = {
+    **{t: "hs_lastmodifieddate" for t in ALL_OBJECT_TYPES},
     "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
 }
 # The HubSpot-defined properties every record has (null where unset).
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    t: tuple(spec[0] for spec in catalog.HUBSPOT_DEFINED[t]) for t in OBJECT_TYPES
+    t: tuple(spec[0] for spec in catalog.HUBSPOT_DEFINED[t]) for t in ALL_OBJECT_TYPES
 }
 DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": tuple(
@@ -94,6 +94,12 @@ DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
         )
     ),
 }
+DEFAULT_PROPERTIES.update(
+    {
+        t: tuple(sorted((CREATED_PROPERTY[t], "hs_lastmodifieddate", "hs_object_id")))
+        for t in catalog.OTHER_OBJECT_TYPES
+    }
+)
 SEARCH_TEXT_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email", "phone", "company", "website"),
     "companies": ("name", "domain", "phone", "website"),
@@ -125,7 +131,7 @@ GET_PARAMS = frozenset(
 SEARCH_FIELDS = frozenset({"query", "limit", "after", "sorts", "properties", "filterGroups"})
 MAX_BATCH_INPUTS = 100
 BATCH_READ_FIELDS = frozenset({"inputs", "properties", "propertiesWithHistory", "idProperty"})
-OBJECT_LABELS = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
+OBJECT_LABELS = {t: catalog.SINGULAR[t].upper() for t in ALL_OBJECT_TYPES}
 MAX_SEARCH_LIMIT = 200
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
@@ -204,9 +210,11 @@ class _Store:
 class _Account:
     token: str
     seed: int
-    stores: dict[str, _Store] = field(default_factory=lambda: {t: _Store() for t in OBJECT_TYPES})
+    stores: dict[str, _Store] = field(
+        default_factory=lambda: {t: _Store() for t in ALL_OBJECT_TYPES}
+    )
     definitions: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {t: catalog.hubspot_defined(t) for t in OBJECT_TYPES}
+        default_factory=lambda: {t: catalog.hubspot_defined(t) for t in ALL_OBJECT_TYPES}
     )
     owners: list[dict[str, Any]] = field(default_factory=list)
     # (from, to) -> from id -> to id -> positions in ``catalog.ASSOCIATION_TYPES``; every
@@ -591,7 +599,11 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             record = self._record(store, record_id, archived=False)
             self._register_properties(account, object_type, properties)
             for name, value in properties.items():
-                if name not in ("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]):
+                if name not in (
+                    "hs_object_id",
+                    CREATED_PROPERTY[object_type],
+                    LAST_MODIFIED_PROPERTY[object_type],
+                ):
                     record.properties[name] = _as_property_value(value)
             self._touch(object_type, record, when)
             account.version += 1
@@ -717,7 +729,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         props: dict[str, str | None] = {p: None for p in PROPERTIES[object_type]}
         props.update({k: _as_property_value(v) for k, v in properties.items()})
         props["hs_object_id"] = str(record_id)
-        props["createdate"] = iso_ms(created)
+        props[CREATED_PROPERTY[object_type]] = iso_ms(created)
         record = _Record(record_id, props, created, created)
         HubSpotSandbox._touch(object_type, record, created)
         store.records[record_id] = record
@@ -850,13 +862,15 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             return DEFAULT_PROPERTIES[object_type]
         known = account.known_properties(object_type)
         names = {p for p in requested if p in known}
-        names.update(("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]))
+        names.update(
+            ("hs_object_id", CREATED_PROPERTY[object_type], LAST_MODIFIED_PROPERTY[object_type])
+        )
         return tuple(sorted(names))
 
     # GET /crm/v3/objects/{object}
 
     def _list(self, request: Request, account: _Account) -> Response:
-        refuse_unknown(request, LIST_PARAMS)
+        refuse_unknown(request, LIST_PARAMS, ("sort", "order_by"))
         refuse_set(request, ("propertiesWithHistory",))
         object_type, store = self._object_store(account, request.params["object"])
         limit = min(_int_param(request.arg("limit"), "limit", 10, minimum=1), MAX_LIST_LIMIT)
@@ -1087,7 +1101,7 @@ def _typed(name: str, raw: Any) -> Any:
 
 def _value_getter(name: str, object_type: str) -> Callable[[_Record], Any]:
     """Reads a property's typed value; mirrored timestamps come straight from the record."""
-    if name == "createdate":
+    if name == CREATED_PROPERTY[object_type]:
         return lambda r: r.created_ms
     if name == LAST_MODIFIED_PROPERTY[object_type]:
         return lambda r: r.updated_ms
@@ -1331,7 +1345,7 @@ def _matching_ids(
         records = [r for r in records if any(all(f(r) for f in g) for g in groups)]
     if text:
         needle = text.lower()
-        fields = SEARCH_TEXT_PROPERTIES[object_type]
+        fields = SEARCH_TEXT_PROPERTIES.get(object_type, ())
         records = [
             r for r in records if any(needle in (r.properties.get(p) or "").lower() for p in fields)
         ]
