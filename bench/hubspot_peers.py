@@ -89,7 +89,8 @@ def run_dlt(sandbox: HubSpotSandbox, folder: Path) -> dict[str, Any]:
     package = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = package
     spec.loader.exec_module(package)
-    sys.modules[f"{spec.name}.helpers"].BASE_URL = sandbox.base_url + "/"
+    helpers: Any = sys.modules[f"{spec.name}.helpers"]
+    helpers.BASE_URL = sandbox.base_url + "/"
     with tempfile.TemporaryDirectory() as work:
         pipeline = dlt.pipeline(
             "hubspot_peer",
@@ -102,9 +103,10 @@ def run_dlt(sandbox: HubSpotSandbox, folder: Path) -> dict[str, Any]:
         with pipeline.sql_client() as client:
             for table in sorted(pipeline.default_schema.data_table_names()):
                 try:
-                    counts[table] = client.execute_sql(f"select count(*) from {table}")[0][0]
+                    rows = client.execute_sql(f"select count(*) from {table}") or [[0]]
                 except Exception:
-                    counts[table] = 0
+                    rows = [[0]]
+                counts[table] = rows[0][0]
         return counts
 
 

@@ -1,4 +1,6 @@
-"""A loopback simulator of HubSpot's CRM v3 objects and search APIs.
+"""A loopback simulator of HubSpot's CRM v3 objects and search APIs (the account's property
+definitions, owners, pipelines and associations are answered by ``schema_api``, from what
+``catalog`` holds).
 
 It follows HubSpot's public documentation closely enough that the production source runs
 against it unchanged (only ``base_url`` differs), including what makes HubSpot awkward to sync:
@@ -11,7 +13,10 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
 * the search endpoint pages by numeric offset, caps any query at 10,000 results (400 beyond it,
   no ``paging.next`` at it), has its own per-second limit and sends no rate-limit headers;
 * other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
-  rolling limit, per account (private-app token).
+  rolling limit, per account (private-app token);
+* ``associations=`` on a listing or read adds each record's associated contacts, companies or
+  deals; a query parameter or body field the sandbox does not simulate answers 400 naming it
+  (``params`` lists the few HubSpot ignores, which the sandbox ignores too).
 
 Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
 themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
