@@ -55,9 +55,17 @@ def connect(ctx: Context) -> HubSpotApi:
     return HubSpotApi(client)
 
 
-def properties(config: HubSpotConfig, model: str) -> list[str]:
+def properties(api: HubSpotApi, config: HubSpotConfig, model: str) -> list[str]:
+    """The properties a connection reads of ``model``: the defaults and the extra ones it
+    names, or with ``all`` every live property the account defines, asked for on each call,
+    so a property added in HubSpot is read from the next run on."""
     defaults = OBJECTS[model].default_properties
-    return list(dict.fromkeys([*defaults, *config.extra_properties(model)]))
+    extra = (
+        api.property_names(model)
+        if config.all_properties(model)
+        else config.extra_properties(model)
+    )
+    return list(dict.fromkeys([*defaults, *extra]))
 
 
 def extract(ctx: Context) -> Iterator[Page]:
@@ -65,10 +73,11 @@ def extract(ctx: Context) -> Iterator[Page]:
     for model in ctx.sync.models:
         since = ctx.cursor(model).since()
         since_ms = None if since is None else to_millis(since)
+        wanted = properties(api, ctx.config, model)
         pages = (
-            api.search_modified_since(model, since_ms, properties(ctx.config, model))
+            api.search_modified_since(model, since_ms, wanted)
             if since_ms is not None
-            else api.list_objects(model, properties(ctx.config, model))
+            else api.list_objects(model, wanted)
         )
         for results in pages:
             yield Page(model, results, raw=getattr(results, "raw", None))
@@ -87,7 +96,7 @@ def fetch(ctx: Context, model: str, refs: Sequence[RecordRef]) -> Iterator[Page]
     """The records by id; archived and erased ones come back absent, as tombstones."""
     api = connect(ctx)
     for results, missing in api.read_batch(
-        model, [r.id for r in refs], properties(ctx.config, model)
+        model, [r.id for r in refs], properties(api, ctx.config, model)
     ):
         if results:
             yield Page(model, results, raw=results.raw)

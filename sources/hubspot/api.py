@@ -125,9 +125,28 @@ RECORD_SHAPE = RecordShape(
 )
 
 
+# A record's own columns (``RECORD_SHAPE``): a custom property of one of these names would be
+# overwritten by the record's field, so ``properties=all`` leaves it out.
+OWN_COLUMNS = frozenset({"id", "connection_id", *(RECORD_SHAPE.fields or {}).values()})
+
+
 class HubSpotApi:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
+
+    def property_names(self, object_type: str) -> list[str]:
+        """The names of every live (not archived) property the account defines for the
+        object type, custom ones included, from ``GET /crm/v3/properties/{object}``."""
+        path = f"/crm/v3/properties/{object_type}"
+        body = decoded_json(self.client.get(path, params={"archived": "false"}))
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ApiError(
+                f"connection {self.client.connection_id!r}: GET {self.client.base_url}{path} "
+                "answered no list of properties; the run fails and the next one asks again"
+            )
+        names = (d.get("name") for d in results if isinstance(d, dict) and not d.get("archived"))
+        return [n for n in names if isinstance(n, str) and n and n not in OWN_COLUMNS]
 
     def list_objects(
         self, object_type: str, properties: list[str], *, archived: bool = False

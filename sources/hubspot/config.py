@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sources.config_types import HttpUrl
 
 HUBSPOT_API = "https://api.hubapi.com"
+# The value of ``<object>_properties`` that asks for every property the account defines.
+ALL_PROPERTIES = "all"
+_EXTRA = "extra {} properties to sync, or 'all' for every property the account defines"
 
 
 class HubSpotConfig(BaseModel):
@@ -16,14 +19,12 @@ class HubSpotConfig(BaseModel):
 
     base_url: HttpUrl = Field(HUBSPOT_API, description="API root; the sandbox's URL in tests")
     contacts_properties: list[str] = Field(
-        default_factory=list, description="extra contact properties to sync"
+        default_factory=list, description=_EXTRA.format("contact")
     )
     companies_properties: list[str] = Field(
-        default_factory=list, description="extra company properties to sync"
+        default_factory=list, description=_EXTRA.format("company")
     )
-    deals_properties: list[str] = Field(
-        default_factory=list, description="extra deal properties to sync"
-    )
+    deals_properties: list[str] = Field(default_factory=list, description=_EXTRA.format("deal"))
 
     @field_validator(
         "contacts_properties", "companies_properties", "deals_properties", mode="before"
@@ -33,6 +34,17 @@ class HubSpotConfig(BaseModel):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @field_validator("contacts_properties", "companies_properties", "deals_properties")
+    @classmethod
+    def _all_alone(cls, value: list[str]) -> list[str]:
+        if ALL_PROPERTIES in value and len(value) > 1:
+            raise ValueError(f"'{ALL_PROPERTIES}' already includes every property; give it alone")
+        return value
+
+    def all_properties(self, object_type: str) -> bool:
+        """Whether the connection syncs every property of ``object_type`` the account has."""
+        return self.extra_properties(object_type) == [ALL_PROPERTIES]
 
     def extra_properties(self, object_type: str) -> list[str]:
         return list(getattr(self, f"{object_type}_properties"))

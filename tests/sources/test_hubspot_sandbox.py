@@ -579,3 +579,49 @@ def test_no_handler_errors(sandbox: HubSpotSandbox) -> None:
     assert bad_filter.status_code == 400
     assert [status for _, _, status in sandbox.requests_seen] == [400, 400, 400]
     assert sandbox.handler_errors == []
+
+
+def test_legacy_endpoints_peer_connectors_read(sandbox: HubSpotSandbox) -> None:
+    s = session()
+    legacy = s.get(f"{sandbox.base_url}/properties/v2/contacts/properties", timeout=5)
+    assert legacy.status_code == 200
+    by_name = {p["name"]: p for p in legacy.json()}
+    assert set(PROPERTIES["contacts"]) <= set(by_name)
+    assert by_name["createdate"]["readOnlyValue"] is True
+    assert isinstance(by_name["createdate"]["createdAt"], int)
+
+    pipelines = s.get(f"{sandbox.base_url}/crm-pipelines/v1/pipelines/deals", timeout=5)
+    (deal_pipeline,) = pipelines.json()["results"]
+    assert deal_pipeline["pipelineId"] == "default" and deal_pipeline["objectTypeId"] == "0-3"
+    assert [st["stageId"] for st in deal_pipeline["stages"]][-2:] == ["closedwon", "closedlost"]
+    assert s.get(f"{sandbox.base_url}/crm/v3/schemas", timeout=5).json() == {"results": []}
+
+
+def test_parameters_hubspot_ignores_are_ignored_and_others_refused(
+    sandbox: HubSpotSandbox,
+) -> None:
+    s = session()
+    base = f"{sandbox.base_url}/crm/v3"
+    assert s.get(f"{base}/properties/deals", params={"limit": 100}, timeout=5).ok
+    assert s.get(f"{base}/objects/deals", params={"order_by": "x", "portalId": 1}, timeout=5).ok
+    for path, params in (
+        ("/objects/deals", {"colour": "red"}),
+        ("/objects/deals/1", {"idProperty": "email"}),
+        ("/owners", {"teamId": "1"}),
+        ("/pipelines/deals", {"limit": 10}),
+        ("/properties/deals", {"properties": "name"}),
+    ):
+        refused = s.get(f"{base}{path}", params=params, timeout=5)
+        assert refused.status_code == 400, path
+        assert "not simulated" in refused.json()["message"], path
+    unknown_field = s.post(f"{base}/objects/deals/search", json={"filters": []}, timeout=5)
+    assert unknown_field.status_code == 400 and "'filters'" in unknown_field.json()["message"]
+
+
+def test_other_standard_objects_hold_what_is_created(sandbox: HubSpotSandbox) -> None:
+    assert list_all(sandbox, "tickets") == []
+    created = sandbox.create(TOKEN, "tickets", {"subject": "Printer on fire", "hs_pipeline": "0"})
+    (ticket,) = list_all(sandbox, "tickets", properties="subject")
+    assert ticket["id"] == created["id"] and ticket["properties"]["subject"] == "Printer on fire"
+    note = sandbox.create(TOKEN, "notes", {"hs_note_body": "called back"})
+    assert "hs_createdate" in note["properties"] and "createdate" not in note["properties"]

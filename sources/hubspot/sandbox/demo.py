@@ -10,6 +10,7 @@ from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
 CUSTOMERS = (("acme", 7), ("globex", 42))
+CHANNELS = ("Email", "Phone", "Chat")
 
 
 @dataclass
@@ -41,6 +42,18 @@ class HubSpotDemo(SandboxDemo):
         for record_id in contacts[:4]:
             box.update(token, "contacts", record_id, {"jobtitle": f"Director, wave {self.step}"})
         done.append("updated 4 contacts' job titles")
+        if self.step == 1:
+            box.create_property(
+                token,
+                "contacts",
+                "preferred_channel",
+                label="Preferred channel",
+                type="enumeration",
+                field_type="select",
+                options=[{"label": label, "value": label.lower()} for label in CHANNELS],
+            )
+            box.update(token, "contacts", contacts[0], {"preferred_channel": "email"})
+            done.append("added the custom contact property preferred_channel, set on 1 of them")
         for record_id in contacts[-2:]:
             box.archive(token, "contacts", record_id)
         done.append("archived 2 contacts")
@@ -78,7 +91,11 @@ def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> HubSpotDe
             DemoAccount(
                 connection_id=f"{name}-hubspot",
                 credentials={"access_token": token},
-                config={"base_url": sandbox.base_url},
+                config={
+                    "base_url": sandbox.base_url,
+                    # acme syncs every contact property, so the one the demo adds shows up
+                    **({"contacts_properties": "all"} if name == "acme" else {}),
+                },
             )
         )
     return demo

@@ -1,4 +1,6 @@
-"""A loopback simulator of HubSpot's CRM v3 objects and search APIs.
+"""A loopback simulator of HubSpot's CRM v3 objects and search APIs (the account's property
+definitions, owners, pipelines and associations are answered by ``schema_api``, from what
+``catalog`` holds).
 
 It follows HubSpot's public documentation closely enough that the production source runs
 against it unchanged (only ``base_url`` differs), including what makes HubSpot awkward to sync:
@@ -11,7 +13,10 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
 * the search endpoint pages by numeric offset, caps any query at 10,000 results (400 beyond it,
   no ``paging.next`` at it), has its own per-second limit and sends no rate-limit headers;
 * other endpoints send ``X-HubSpot-RateLimit-*`` headers and answer 429 past the ten-second
-  rolling limit, per account (private-app token).
+  rolling limit, per account (private-app token);
+* ``associations=`` on a listing or read adds each record's associated contacts, companies or
+  deals; a query parameter or body field the sandbox does not simulate answers 400 naming it
+  (``params`` lists the few HubSpot ignores, which the sandbox ignores too).
 
 Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
 themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
@@ -26,16 +31,29 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 import uuid
 from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, overload
-from urllib.parse import urlencode
 
+from sources.hubspot.sandbox import catalog
+from sources.hubspot.sandbox.catalog import (
+    ALL_OBJECT_TYPES,
+    CREATED_PROPERTY,
+    OBJECT_ALIASES,
+    PRIMARY,
+    UNLABELED,
+    iso_ms,
+    to_ms,
+)
+from sources.hubspot.sandbox.catalog import now_ms as _now_ms
+from sources.hubspot.sandbox.params import bool_param as _bool_param
+from sources.hubspot.sandbox.params import int_param as _int_param
+from sources.hubspot.sandbox.params import object_type_of, refuse_set, refuse_unknown
+from sources.hubspot.sandbox.schema_api import CrmSchemaApi
 from sources.sandbox.auth import bearer_token
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -50,69 +68,14 @@ from sources.sandbox.server import (
     json_response,
 )
 
-OBJECT_TYPES = ("contacts", "companies", "deals")
 PAGE_FAULTS = ("no_next", "null_results")
-OBJECT_ALIASES = {
-    "contacts": "contacts",
-    "contact": "contacts",
-    "0-1": "contacts",
-    "companies": "companies",
-    "company": "companies",
-    "0-2": "companies",
-    "deals": "deals",
-    "deal": "deals",
-    "0-3": "deals",
-}
 LAST_MODIFIED_PROPERTY = {
+    **{t: "hs_lastmodifieddate" for t in ALL_OBJECT_TYPES},
     "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
 }
+# The HubSpot-defined properties every record has (null where unset).
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    "contacts": (
-        "firstname",
-        "lastname",
-        "email",
-        "phone",
-        "company",
-        "jobtitle",
-        "lifecyclestage",
-        "city",
-        "state",
-        "country",
-        "website",
-        "hs_lead_status",
-        "createdate",
-        "lastmodifieddate",
-        "hs_object_id",
-    ),
-    "companies": (
-        "name",
-        "domain",
-        "industry",
-        "city",
-        "state",
-        "country",
-        "phone",
-        "numberofemployees",
-        "annualrevenue",
-        "lifecyclestage",
-        "createdate",
-        "hs_lastmodifieddate",
-        "hs_object_id",
-    ),
-    "deals": (
-        "dealname",
-        "amount",
-        "dealstage",
-        "pipeline",
-        "closedate",
-        "hubspot_owner_id",
-        "dealtype",
-        "createdate",
-        "hs_lastmodifieddate",
-        "hs_object_id",
-    ),
+    t: tuple(spec[0] for spec in catalog.HUBSPOT_DEFINED[t]) for t in ALL_OBJECT_TYPES
 }
 DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": tuple(
@@ -136,15 +99,23 @@ DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
         )
     ),
 }
+DEFAULT_PROPERTIES.update(
+    {
+        t: tuple(sorted((CREATED_PROPERTY[t], "hs_lastmodifieddate", "hs_object_id")))
+        for t in catalog.OTHER_OBJECT_TYPES
+    }
+)
 SEARCH_TEXT_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email", "phone", "company", "website"),
     "companies": ("name", "domain", "phone", "website"),
     "deals": ("dealname",),
 }
 DATETIME_PROPERTIES = frozenset(
-    {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate"}
+    spec[0] for specs in catalog.HUBSPOT_DEFINED.values() for spec in specs if spec[2] == "datetime"
 )
-NUMBER_PROPERTIES = frozenset({"amount", "numberofemployees", "annualrevenue", "hs_object_id"})
+NUMBER_PROPERTIES = frozenset(
+    spec[0] for specs in catalog.HUBSPOT_DEFINED.values() for spec in specs if spec[2] == "number"
+)
 
 SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
@@ -156,9 +127,16 @@ AUTH_MESSAGE = (
 )
 RATE_INTERVAL_MS = 10_000
 MAX_LIST_LIMIT = 100
+LIST_PARAMS = frozenset(
+    {"limit", "after", "properties", "propertiesWithHistory", "associations", "archived"}
+)
+GET_PARAMS = frozenset(
+    {"properties", "propertiesWithHistory", "associations", "archived", "idProperty"}
+)
+SEARCH_FIELDS = frozenset({"query", "limit", "after", "sorts", "properties", "filterGroups"})
 MAX_BATCH_INPUTS = 100
 BATCH_READ_FIELDS = frozenset({"inputs", "properties", "propertiesWithHistory", "idProperty"})
-OBJECT_LABELS = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
+OBJECT_LABELS = {t: catalog.SINGULAR[t].upper() for t in ALL_OBJECT_TYPES}
 MAX_SEARCH_LIMIT = 200
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
@@ -182,19 +160,6 @@ OPERATORS = frozenset(
 )
 
 
-def to_ms(at: datetime) -> int:
-    """Milliseconds since the Unix epoch; a naive datetime is taken as UTC."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
-
-
-def iso_ms(ms: int) -> str:
-    """HubSpot's timestamp format: ``2024-01-02T03:04:05.678Z``."""
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
-
-
 def parse_time(value: Any) -> int | None:
     """Millisecond epoch from an epoch-millisecond number/string, an ISO timestamp or a date."""
     if isinstance(value, bool) or value is None:
@@ -209,10 +174,6 @@ def parse_time(value: Any) -> int | None:
     except ValueError:
         return None
     return to_ms(parsed)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _as_property_value(value: Any) -> str | None:
@@ -254,9 +215,17 @@ class _Store:
 class _Account:
     token: str
     seed: int
-    stores: dict[str, _Store] = field(default_factory=lambda: {t: _Store() for t in OBJECT_TYPES})
-    custom_properties: dict[str, set[str]] = field(
-        default_factory=lambda: {t: set() for t in OBJECT_TYPES}
+    stores: dict[str, _Store] = field(
+        default_factory=lambda: {t: _Store() for t in ALL_OBJECT_TYPES}
+    )
+    definitions: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {t: catalog.hubspot_defined(t) for t in ALL_OBJECT_TYPES}
+    )
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    # (from, to) -> from id -> to id -> positions in ``catalog.ASSOCIATION_TYPES``; every
+    # association is held in both directions.
+    links: dict[tuple[str, str], dict[int, dict[int, tuple[int, ...]]]] = field(
+        default_factory=lambda: {pair: {} for pair in catalog.ASSOCIATION_TYPES}
     )
     version: int = 0
     ten_second_window: RollingWindow = field(
@@ -266,7 +235,22 @@ class _Account:
     daily: DailyQuota = field(default_factory=DailyQuota)
 
     def known_properties(self, object_type: str) -> set[str]:
-        return set(PROPERTIES[object_type]) | self.custom_properties[object_type]
+        """The names of the object type's properties that are not archived."""
+        return {n for n, d in self.definitions[object_type].items() if not d.get("archived")}
+
+    def link(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, kinds: tuple[int, ...]
+    ) -> None:
+        """Associate two records with the types at ``kinds``, in both directions."""
+        self.links[(from_type, to_type)].setdefault(from_id, {})[to_id] = kinds
+        self.links[(to_type, from_type)].setdefault(to_id, {})[from_id] = kinds
+
+    def unlink(self, object_type: str, record_id: int) -> None:
+        """Forget every association of a record (it is erased)."""
+        for (from_type, to_type), by_id in self.links.items():
+            if from_type == object_type:
+                for to_id in by_id.pop(record_id, {}):
+                    self.links[(to_type, from_type)].get(to_id, {}).pop(record_id, None)
 
 
 # Seed data vocabularies.
@@ -298,31 +282,18 @@ _JOB_TITLES = (
     "CEO", "CTO", "VP Sales", "Head of Marketing", "Account Executive", "Data Engineer",
     "Product Manager", "Operations Lead", "Customer Success Manager", "Software Engineer",
 )  # fmt: skip
-_CONTACT_STAGES = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist", "other",
-)  # fmt: skip
-_LEAD_STATUSES = (
-    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
-    "CONNECTED", "BAD_TIMING",
-)  # fmt: skip
-_COMPANY_STAGES = ("lead", "opportunity", "customer", "evangelist", "other")
-_INDUSTRIES = (
-    "COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
-    "MARKETING_AND_ADVERTISING", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INTERNET",
-    "CONSTRUCTION", "EDUCATION_MANAGEMENT", "TELECOMMUNICATIONS", "LOGISTICS_AND_SUPPLY_CHAIN",
-)  # fmt: skip
+_CONTACT_STAGES = tuple(value for value, _ in catalog.CONTACT_STAGES)
+_LEAD_STATUSES = tuple(value for value, _ in catalog.LEAD_STATUSES)
+_COMPANY_STAGES = tuple(value for value, _ in catalog.COMPANY_STAGES)
+_INDUSTRIES = tuple(value for value, _ in catalog.INDUSTRIES)
+_ANALYTICS_SOURCES = tuple(value for value, _ in catalog.ANALYTICS_SOURCES)
 _COMPANY_WORDS = (
     "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
     "Tyrell", "Cyberdyne", "Wonka", "Oscorp", "Pied Piper", "Nakatomi", "Massive Dynamic",
 )  # fmt: skip
 _COMPANY_SUFFIXES = ("Inc", "LLC", "Group", "Labs", "Systems", "Partners", "GmbH", "Ltd")
-_DEAL_STAGES = (
-    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
-    "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
-)  # fmt: skip
+_DEAL_STAGES = tuple(stage for stage, *_ in catalog.DEAL_STAGES)
 _DEAL_KINDS = ("Renewal", "Expansion", "New license", "Pilot", "Upgrade", "Services")
-_OWNER_IDS = ("41234567", "52345678", "63456789", "74567890")
 
 
 def _timeline(rng: random.Random, count: int) -> list[tuple[int, int]]:
@@ -369,13 +340,15 @@ def _seed_companies(rng: random.Random, count: int) -> list[dict[str, str | None
 
 
 def _seed_contacts(
-    rng: random.Random, count: int, companies: list[dict[str, str | None]]
+    rng: random.Random, count: int, companies: list[dict[str, str | None]], employers: list[int]
 ) -> list[dict[str, str | None]]:
+    """Contacts, each working at one of ``companies`` (its index appended to ``employers``)."""
     rows: list[dict[str, str | None]] = []
     for i in range(count):
         first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
         if companies:
-            employer = rng.choice(companies)
+            employers.append(rng.randrange(len(companies)))
+            employer = companies[employers[-1]]
             company, domain = employer["name"], employer["domain"]
         else:
             word = rng.choice(_COMPANY_WORDS)
@@ -404,11 +377,16 @@ def _seed_contacts(
 
 
 def _seed_deals(
-    rng: random.Random, count: int, companies: list[dict[str, str | None]]
+    rng: random.Random, count: int, companies: list[dict[str, str | None]], buyers: list[int]
 ) -> list[dict[str, str | None]]:
+    """Deals, each sold to one of ``companies`` (its index appended to ``buyers``)."""
     rows: list[dict[str, str | None]] = []
     for _ in range(count):
-        buyer = rng.choice(companies)["name"] if companies else rng.choice(_COMPANY_WORDS)
+        if companies:
+            buyers.append(rng.randrange(len(companies)))
+            buyer = companies[buyers[-1]]["name"]
+        else:
+            buyer = rng.choice(_COMPANY_WORDS)
         close = _EPOCH_MS + rng.randrange(-300, 120) * 86_400_000
         rows.append(
             {
@@ -417,14 +395,40 @@ def _seed_deals(
                 "dealstage": rng.choice(_DEAL_STAGES),
                 "pipeline": "default",
                 "closedate": iso_ms(close) if rng.random() < 0.8 else None,
-                "hubspot_owner_id": rng.choice(_OWNER_IDS) if rng.random() < 0.85 else None,
+                "hubspot_owner_id": rng.choice(catalog.OWNER_IDS) if rng.random() < 0.85 else None,
                 "dealtype": rng.choice(("newbusiness", "existingbusiness")),
             }
         )
     return rows
 
 
-class HubSpotSandbox(SandboxServer[_Account]):
+def _seed_owned(rng: random.Random, object_type: str, rows: list[dict[str, str | None]]) -> None:
+    """Give contacts and companies their owners (and contacts their original source), from
+    a random stream of their own, so the rest of the seeded data stays as it was."""
+    for row in rows:
+        if object_type != "deals":
+            row["hubspot_owner_id"] = rng.choice(catalog.OWNER_IDS) if rng.random() < 0.8 else None
+        if object_type == "contacts":
+            row["hs_analytics_source"] = rng.choice(_ANALYTICS_SOURCES)
+
+
+def _seed_links(
+    account: _Account, rng: random.Random, employers: list[int], buyers: list[int]
+) -> None:
+    """A contact's employer is its primary company; a deal's buyer its primary company, and
+    most deals have one of the buyer's people as their contact. Ids follow creation order."""
+    staff: dict[int, list[int]] = {}
+    for contact, company in enumerate(employers):
+        account.link("contacts", contact + 1, "companies", company + 1, (PRIMARY, UNLABELED))
+        staff.setdefault(company, []).append(contact)
+    for deal, company in enumerate(buyers):
+        account.link("deals", deal + 1, "companies", company + 1, (PRIMARY, UNLABELED))
+        people = staff.get(company)
+        if people and rng.random() < 0.8:
+            account.link("deals", deal + 1, "contacts", rng.choice(people) + 1, (0,))
+
+
+class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
     """HubSpot CRM v3 (``/crm/v3/objects/...``) on 127.0.0.1, one account per token.
 
     ``rate_limit_per_10s`` (None disables) is the per-account ten-second rolling limit of the
@@ -460,6 +464,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
         self.api("POST", obj + r"/search", self._search, limit="search")
         self.api("POST", obj + r"/batch/read", self._batch_read)
         self.api("GET", obj + r"/(?P<id>[^/]+)", self._get_one)
+        self._route_schema_api()
 
     # errors
 
@@ -539,19 +544,25 @@ class HubSpotSandbox(SandboxServer[_Account]):
         """Create the account of private-app ``token`` holding deterministic seeded records."""
         if not token:
             raise ValueError("token must be a non-empty string")
-        account = _Account(token=token, seed=seed)
+        account = _Account(token=token, seed=seed, owners=catalog.seed_owners(seed))
         company_rows = _seed_companies(random.Random(f"{seed}:companies"), companies)
+        employers: list[int] = []
+        buyers: list[int] = []
         seeded = {
             "companies": company_rows,
-            "contacts": _seed_contacts(random.Random(f"{seed}:contacts"), contacts, company_rows),
-            "deals": _seed_deals(random.Random(f"{seed}:deals"), deals, company_rows),
+            "contacts": _seed_contacts(
+                random.Random(f"{seed}:contacts"), contacts, company_rows, employers
+            ),
+            "deals": _seed_deals(random.Random(f"{seed}:deals"), deals, company_rows, buyers),
         }
         for object_type, rows in seeded.items():
+            _seed_owned(random.Random(f"{seed}:{object_type}:owners"), object_type, rows)
             store = account.stores[object_type]
             times = _timeline(random.Random(f"{seed}:{object_type}:time"), len(rows))
             for props, (created, updated) in zip(rows, times, strict=True):
                 record = self._new_record(object_type, store, props, created)
                 self._touch(object_type, record, updated)
+        _seed_links(account, random.Random(f"{seed}:links"), employers, buyers)
         self.accounts.add(token, account)
 
     @admin_operation
@@ -593,7 +604,11 @@ class HubSpotSandbox(SandboxServer[_Account]):
             record = self._record(store, record_id, archived=False)
             self._register_properties(account, object_type, properties)
             for name, value in properties.items():
-                if name not in ("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]):
+                if name not in (
+                    "hs_object_id",
+                    CREATED_PROPERTY[object_type],
+                    LAST_MODIFIED_PROPERTY[object_type],
+                ):
                     record.properties[name] = _as_property_value(value)
             self._touch(object_type, record, when)
             account.version += 1
@@ -651,6 +666,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
             ids = store.archived if record.archived else store.active
             ids.pop(bisect_left(ids, record.id))
             del store.records[record.id]
+            account.unlink(object_type, record.id)
             account.version += 1
 
     @admin_operation
@@ -690,8 +706,24 @@ class HubSpotSandbox(SandboxServer[_Account]):
     def _register_properties(
         account: _Account, object_type: str, properties: dict[str, Any]
     ) -> None:
-        known = PROPERTIES[object_type]
-        account.custom_properties[object_type].update(p for p in properties if p not in known)
+        """A property no definition names yet becomes a custom text property, as if made in
+        HubSpot's settings first (``create_property`` makes one of another type)."""
+        definitions = account.definitions[object_type]
+        for name in properties:
+            if name not in definitions:
+                definitions[name] = catalog.custom_definition(
+                    object_type,
+                    name,
+                    label=name.replace("_", " ").capitalize(),
+                    type="string",
+                    field_type="text",
+                    group_name=None,
+                    description="",
+                    options=None,
+                    has_unique_value=False,
+                    at=_now_ms(),
+                    display_order=-1,
+                )
 
     @staticmethod
     def _new_record(
@@ -702,7 +734,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
         props: dict[str, str | None] = {p: None for p in PROPERTIES[object_type]}
         props.update({k: _as_property_value(v) for k, v in properties.items()})
         props["hs_object_id"] = str(record_id)
-        props["createdate"] = iso_ms(created)
+        props[CREATED_PROPERTY[object_type]] = iso_ms(created)
         record = _Record(record_id, props, created, created)
         HubSpotSandbox._touch(object_type, record, created)
         store.records[record_id] = record
@@ -823,9 +855,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
 
     @staticmethod
     def _object_store(account: _Account, name: str) -> tuple[str, _Store]:
-        object_type = OBJECT_ALIASES.get(name)
-        if object_type is None:
-            raise SandboxError(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
+        object_type = object_type_of(name)
         return object_type, account.stores[object_type]
 
     @staticmethod
@@ -837,44 +867,73 @@ class HubSpotSandbox(SandboxServer[_Account]):
             return DEFAULT_PROPERTIES[object_type]
         known = account.known_properties(object_type)
         names = {p for p in requested if p in known}
-        names.update(("hs_object_id", "createdate", LAST_MODIFIED_PROPERTY[object_type]))
+        names.update(
+            ("hs_object_id", CREATED_PROPERTY[object_type], LAST_MODIFIED_PROPERTY[object_type])
+        )
         return tuple(sorted(names))
 
     # GET /crm/v3/objects/{object}
 
     def _list(self, request: Request, account: _Account) -> Response:
+        refuse_unknown(request, LIST_PARAMS, ("sort", "order_by"))
+        refuse_set(request, ("propertiesWithHistory",))
         object_type, store = self._object_store(account, request.params["object"])
         limit = min(_int_param(request.arg("limit"), "limit", 10, minimum=1), MAX_LIST_LIMIT)
         after = _int_param(request.arg("after") or None, "after", 0, minimum=0)
         archived = _bool_param(request.arg("archived"), "archived")
         names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
+        targets = self.association_targets(request, object_type)
         with self._data:
             ids = store.archived if archived else store.active
             start = bisect_left(ids, after)
             page = ids[start : start + limit]
             more = start + limit < len(ids)
-            results = self._rendered(store, page, names, object_type)
-        paging = None
-        if more:
-            cursor = str(page[-1] + 1)
-            query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
-            query.append(("after", cursor))
-            link = f"{self.base_url}{request.path}?{urlencode(query)}"
-            paging = {"next": {"after": cursor, "link": link}}
+            if targets:
+                results = b",".join(
+                    json_bytes(
+                        self._with_associations(
+                            account, object_type, store.records[i], names, targets
+                        )
+                    )
+                    for i in page
+                )
+            else:
+                results = self._rendered(store, page, names, object_type)
+        paging = self._next_page(request, str(page[-1] + 1)) if more else None
         return Response(200, self._page_body(request, results, paging) + b"}")
+
+    def _with_associations(
+        self,
+        account: _Account,
+        object_type: str,
+        record: _Record,
+        names: tuple[str, ...],
+        targets: list[str],
+    ) -> dict[str, Any]:
+        """A record as an object read with ``associations=`` renders it."""
+        out = self._render(record, names, object_type)
+        associations = self.record_associations(account, object_type, record.id, targets)
+        if associations:
+            out["associations"] = associations
+        return out
 
     # GET /crm/v3/objects/{object}/{id}
 
     def _get_one(self, request: Request, account: _Account) -> Response:
+        refuse_unknown(request, GET_PARAMS)
+        refuse_set(request, ("propertiesWithHistory", "idProperty"))
         object_type, store = self._object_store(account, request.params["object"])
         archived = _bool_param(request.arg("archived"), "archived")
         names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
+        targets = self.association_targets(request, object_type)
         with self._data:
             try:
                 record = self._record(store, request.params["id"], archived=archived)
             except KeyError:
                 raise SandboxError(404, "resource not found", "OBJECT_NOT_FOUND") from None
-            return json_response(self._render(record, names, object_type))
+            return json_response(
+                self._with_associations(account, object_type, record, names, targets)
+            )
 
     # POST /crm/v3/objects/{object}/batch/read
 
@@ -883,11 +942,7 @@ class HubSpotSandbox(SandboxServer[_Account]):
         archived unless ``archived=true`` — are left out of ``results`` and named in an
         ``OBJECT_NOT_FOUND`` error, and the answer is 207 Multi-Status."""
         object_type, store = self._object_store(account, request.params["object"])
-        unknown = sorted(set(request.query) - {"archived"})
-        if unknown:
-            raise SandboxError(
-                400, f"query parameter {unknown[0]!r} is not simulated", "VALIDATION_ERROR"
-            )
+        refuse_unknown(request, {"archived"})
         archived = _bool_param(request.arg("archived"), "archived")
         body = request.json()
         if not isinstance(body, dict):
@@ -944,6 +999,8 @@ class HubSpotSandbox(SandboxServer[_Account]):
                 "message": f"Could not get some {OBJECT_LABELS[object_type]} objects, they may "
                 "be deleted or not exist. Check that ids are valid.",
                 "context": {"ids": missing},
+                "links": {},
+                "errors": [],
             }
         ]
         return json_response(answer, 207)
@@ -952,11 +1009,15 @@ class HubSpotSandbox(SandboxServer[_Account]):
 
     def _search(self, request: Request, account: _Account) -> Response:
         object_type, store = self._object_store(account, request.params["object"])
+        refuse_unknown(request, ())
         body = request.json()
         if body is None:
             body = {}
         if not isinstance(body, dict):
             raise SandboxError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
+        extra = sorted(set(body) - SEARCH_FIELDS)
+        if extra:
+            raise SandboxError(400, f"Unrecognized field {extra[0]!r}", "VALIDATION_ERROR")
         limit = _int_param(body.get("limit"), "limit", 10, minimum=0)
         if limit > MAX_SEARCH_LIMIT:
             raise SandboxError(
@@ -1024,32 +1085,6 @@ class HubSpotSandbox(SandboxServer[_Account]):
             del self._search_cache[key]
 
 
-# request parsing
-
-
-def _int_param(value: Any, name: str, default: int, *, minimum: int) -> int:
-    if value is None:
-        return default
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SandboxError(400, f"Invalid {name}: {value!r}", "VALIDATION_ERROR") from None
-    if number < minimum:
-        raise SandboxError(400, f"{name} must be at least {minimum}", "VALIDATION_ERROR")
-    return number
-
-
-def _bool_param(value: str | None, name: str) -> bool:
-    if value is None or value == "":
-        return False
-    lowered = value.lower()
-    if lowered not in ("true", "false"):
-        raise SandboxError(400, f"Invalid {name}: {value!r}", "VALIDATION_ERROR")
-    return lowered == "true"
-
-
 # search evaluation
 
 _Predicate = Callable[[_Record], bool]
@@ -1071,7 +1106,7 @@ def _typed(name: str, raw: Any) -> Any:
 
 def _value_getter(name: str, object_type: str) -> Callable[[_Record], Any]:
     """Reads a property's typed value; mirrored timestamps come straight from the record."""
-    if name == "createdate":
+    if name == CREATED_PROPERTY[object_type]:
         return lambda r: r.created_ms
     if name == LAST_MODIFIED_PROPERTY[object_type]:
         return lambda r: r.updated_ms
@@ -1315,7 +1350,7 @@ def _matching_ids(
         records = [r for r in records if any(all(f(r) for f in g) for g in groups)]
     if text:
         needle = text.lower()
-        fields = SEARCH_TEXT_PROPERTIES[object_type]
+        fields = SEARCH_TEXT_PROPERTIES.get(object_type, ())
         records = [
             r for r in records if any(needle in (r.properties.get(p) or "").lower() for p in fields)
         ]
