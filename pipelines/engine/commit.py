@@ -86,6 +86,7 @@ def commit(con: duckdb.DuckDBPyConnection, job: Commit) -> None:
                 confirm_deletions=job.confirm_deletions,
                 rejected=landed.rejected,
             )
+            result.models[model_name].table_rows = _live_rows(con, spec.name, model_name)
             store_due(
                 con,
                 connection_id=result.connection_id,
@@ -129,3 +130,11 @@ def commit(con: duckdb.DuckDBPyConnection, job: Commit) -> None:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
+
+
+def _live_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    """Live rows of a record table, every connection's: what Dagster shows as its row count."""
+    row = con.execute(
+        f"SELECT count(*) FROM {quote(schema)}.{quote(table)} WHERE _syncs_deleted_at IS NULL"
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -85,6 +85,7 @@ class ModelResult:
     unchanged: int = 0
     fetched: int = 0
     rows_total: int = 0
+    table_rows: int = 0
     suspicious: bool = False
     first_cursor: int | None = None
     last_cursor: int | None = None

@@ -16,7 +16,8 @@ transaction, so they move with the change events or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,9 +43,16 @@ class RunState:
     due: dict[str, list[RecordRef]] = field(default_factory=dict)
 
 
-def read_state(home: Home, connection_id: str, sync: str) -> RunState:
+def read_state(
+    home: Home,
+    connection_id: str,
+    sync: str,
+    reading: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection | None]] | None = None,
+) -> RunState:
+    """``reading``: where to read from (the process's writer, when it holds the warehouse
+    open); a brief read-only connection otherwise."""
     state = RunState()
-    with read_connection(home) as con:
+    with (reading or (lambda: read_connection(home)))() as con:
         if con is None:
             return state
         if table_exists(con, "syncs", "sync_state"):

@@ -200,7 +200,7 @@ class SyncRunner:
             spec = connection.spec
             config = connection.validated_config()
             credentials = self.connections.credentials(connection)
-            state = read_state(self.home, connection.connection_id, sync.name)
+            state = read_state(self.home, connection.connection_id, sync.name, self.writer.reading)
             result.sync_type = (
                 "INITIAL" if not state.cursors else "FULL" if mode == "full" else "INCREMENTAL"
             )
