@@ -110,6 +110,7 @@ class GitHubSandbox(SandboxServer[Account]):
     rate_limit_category = DOCS_SECONDARY
     server_error_message = "Server Error"
     server_error_category = DOCS
+    page_size: int | None = None
 
     def __init__(
         self,
@@ -799,7 +800,7 @@ class GitHubSandbox(SandboxServer[Account]):
             page = int(request.arg("page") or 1)
         except ValueError:
             page = 1
-        return min(max(per_page, 1), MAX_PER_PAGE), max(page, 1)
+        return min(max(per_page, 1), self.page_size or MAX_PER_PAGE, MAX_PER_PAGE), max(page, 1)
 
     def _list_issues(self, request: Request, account: Account | None) -> Response:
         repo = self._find_repo(request, account)
@@ -913,6 +914,16 @@ class GitHubSandbox(SandboxServer[Account]):
                 raise SandboxError(404, "Not Found", DOCS)
             assert account is not None
             return json_response(render_pull(repo, account, item, self.base_url, single=True))
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int | None) -> None:
+        """Answer at most ``size`` items a listing page, fewer than ``per_page`` asks
+        (``none``: as many as it asks), so a small repository spans many pages."""
+        if size is not None and size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = size
 
 
 def _request_id(request: Request) -> str:

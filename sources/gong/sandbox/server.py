@@ -698,6 +698,16 @@ class GongSandbox(SandboxServer[_Account]):
             calls = [{"metaData": self._render(account, c)} for c in page]
         return json_response({"requestId": _request_id(), "records": records, "calls": calls})
 
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int) -> None:
+        """Answer at most ``size`` calls, and ``size`` transcripts, a page from now on, so a
+        small company spans many pages."""
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = self.transcript_page_size = size
+
 
 def _order(call: _Call) -> tuple[int, int]:
     return call.order
