@@ -32,5 +32,6 @@ def kit(
     started = factory()
     try:
         yield started
+        assert started.sandbox.handler_errors == [], "the sandbox failed while serving"
     finally:
         started.stop()

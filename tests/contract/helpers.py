@@ -1,11 +1,8 @@
-"""What the contract tests share: connecting a kit's account, running, reading what a run
-did, the state a failed run must leave alone, and the real ``syncs`` command."""
+"""What the contract tests share: connecting a kit's account, reading what a run did, the
+state a failed run must leave alone, where secrets must not be."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -135,17 +132,6 @@ def assert_no_secret_stored(home: Home, secrets: Iterable[str]) -> None:
             assert hits == 0, f"{schema}.{table}.{column} holds a secret"
     finally:
         con.close()
-
-
-def syncs(home: Home, *args: str) -> subprocess.Popen[str]:
-    """The ``syncs`` command in a process of its own, on this home."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli.main", *args],
-        env={**os.environ, "SYNCS_HOME": str(home.root)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def cli_args(account: KitAccount, *, credentials: bool = True, config: bool = True) -> list[str]:

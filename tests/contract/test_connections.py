@@ -19,9 +19,8 @@ from tests.contract.helpers import (
     expect,
     live_ids,
     secrets_of,
-    syncs,
 )
-from tests.helpers import query
+from tests.helpers import query, syncs
 
 
 def test_every_registered_integration_has_a_kit_that_fits_it():

@@ -21,9 +21,8 @@ from tests.contract.helpers import (
     secret_values,
     secrets_of,
     snapshot,
-    syncs,
 )
-from tests.helpers import query
+from tests.helpers import query, syncs
 
 
 def requests_of(home, results) -> list[tuple]:

@@ -3,6 +3,7 @@ guards of a full listing, rejected records."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -200,8 +201,9 @@ def test_rejected_records_are_kept_with_a_reason_and_not_deleted(home, kit, spec
             assert reason, "the row says why the API's version was refused"
     logged = query(
         home,
-        "select model, record_id, reason from syncs.rejected_records where run_id = ?",
+        "select model, record_id, reason, payload from syncs.rejected_records where run_id = ?",
         [results[0].run_id],
     )
-    assert {(m, r) for m, r, _ in logged} == set(rejected)
-    assert all(reason for _, _, reason in logged)
+    assert {(m, r) for m, r, _, _ in logged} == set(rejected)
+    for model, record_id, reason, payload in logged:
+        assert reason and isinstance(json.loads(payload), dict), (model, record_id)
