@@ -19,7 +19,8 @@ import importlib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
+from itertools import count
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from sources.sandbox.server import SandboxServer
 
@@ -123,12 +124,20 @@ KitFactory = Callable[[], ContractKit]
 
 
 class SandboxKit(Generic[S]):
-    """What every kit shares: its started sandbox, stopping it, a stable seed per account."""
+    """What every kit shares: its started sandbox, a stable seed per account, a serial
+    number for the values it writes, and the sandbox's ``set_page_size`` operation."""
 
     rejectable: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, sandbox: S) -> None:
         self.sandbox: S = sandbox.start()
+        self.serial = count(1)
+
+    def set_page_size(self, size: int) -> None:
+        operation = self.sandbox.operations().get("set_page_size")
+        if operation is None:
+            raise NotImplementedError(f"the {self.sandbox.name} sandbox has no set_page_size")
+        operation.call(self.sandbox, {"size": size})
 
     @staticmethod
     def seed(name: str) -> int:
@@ -137,12 +146,6 @@ class SandboxKit(Generic[S]):
 
     def stop(self) -> None:
         self.sandbox.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class MissingKit(LookupError):

@@ -28,17 +28,17 @@ def connect(home: Home, kit: ContractKit, account: KitAccount, connection_id: st
     )
 
 
+def of_runs(home: Home, sql: str, results: Sequence[SyncResult]) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` answers for each run (its one parameter is the run id), in turn."""
+    return [row for result in results for row in query(home, sql, [result.run_id])]
+
+
 def events(home: Home, results: Sequence[SyncResult]) -> list[Event]:
     """``(model, record_id, action)`` of the runs' change events, in order."""
-    rows: list[Event] = []
-    for result in results:
-        rows += query(
-            home,
-            "select model, record_id, action from syncs.change_events where run_id = ? "
-            "order by cursor",
-            [result.run_id],
-        )
-    return rows
+    sql = (
+        "select model, record_id, action from syncs.change_events where run_id = ? order by cursor"
+    )
+    return [(m, r, a) for m, r, a in of_runs(home, sql, results)]
 
 
 def exactly(home: Home, results: Sequence[SyncResult]) -> set[Event]:

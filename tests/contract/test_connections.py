@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pipelines.store.connections import Connections
@@ -32,6 +34,12 @@ def test_every_registered_integration_has_a_kit_that_fits_it():
         assert factory.integration == name  # type: ignore[attr-defined]
         declared = {*factory.models, *factory.deletable, *factory.rejectable}  # type: ignore[attr-defined]
         assert declared <= set(spec.models), name
+
+
+def test_an_integration_without_a_kit_is_told_what_to_write():
+    elsewhere = replace(INTEGRATIONS["hubspot"], name="salesforce", extract=query)
+    with pytest.raises(MissingKit, match="'salesforce' is registered but has no contract kit"):
+        load_kit(elsewhere)
 
 
 def test_two_connections_never_see_each_others_records(home, kit, spec, runner):

@@ -18,6 +18,7 @@ from tests.contract.helpers import (
     exactly,
     expect,
     live_counts,
+    of_runs,
     secret_values,
     secrets_of,
     snapshot,
@@ -27,15 +28,11 @@ from tests.helpers import query, syncs
 
 def requests_of(home, results) -> list[tuple]:
     """``(url, status, attempt, waited_ms, error)`` of the runs' HTTP attempts, in order."""
-    rows: list[tuple] = []
-    for result in results:
-        rows += query(
-            home,
-            "select url, status, attempt, waited_ms, error from syncs.api_requests "
-            "where run_id = ? order by requested_at",
-            [result.run_id],
-        )
-    return rows
+    sql = (
+        "select url, status, attempt, waited_ms, error from syncs.api_requests "
+        "where run_id = ? order by requested_at"
+    )
+    return of_runs(home, sql, results)
 
 
 def changes(kit, account) -> set[tuple[str, str, str]]:

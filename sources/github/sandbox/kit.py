@@ -6,7 +6,6 @@ pull requests cannot be deleted at all: only issues are deletable, for good.
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any
 
 from sources.github import ISSUES, PULLS
@@ -24,7 +23,6 @@ class GitHubKit(SandboxKit[GitHubSandbox]):
 
     def __init__(self) -> None:
         super().__init__(GitHubSandbox(rate_limit=None))
-        self._serial = count(1)
 
     def account(self, name: str, records: int) -> KitAccount:
         token = f"ghp_{name}{self.seed(name):08x}"
@@ -34,15 +32,12 @@ class GitHubKit(SandboxKit[GitHubSandbox]):
         config = {"base_url": self.sandbox.base_url, "repositories": repository}
         return KitAccount(name, token, {"access_token": token}, config)
 
-    def set_page_size(self, size: int) -> None:
-        self.sandbox.set_page_size(size)
-
     def ids(self, account: KitAccount, model: str) -> list[str]:
         return list(self._numbers(account, model))
 
     def add(self, account: KitAccount, model: str) -> list[RecordKey]:
         repository, token = self._repository(account), account.key
-        title = f"Added {next(self._serial)}"
+        title = f"Added {next(self.serial)}"
         if model == ISSUES:
             created = self.sandbox.create_issue(token, repository, title=title)
         else:

@@ -8,7 +8,6 @@ reads the calls that started since the cursor, and the full refresh sees the res
 from __future__ import annotations
 
 import base64
-from itertools import count
 from typing import Any
 
 from sources.gong import CALLS, TRANSCRIPTS
@@ -26,7 +25,6 @@ class GongKit(SandboxKit[GongSandbox]):
 
     def __init__(self) -> None:
         super().__init__(GongSandbox(rate_limit_per_second=None))
-        self._serial = count(1)
 
     def account(self, name: str, records: int) -> KitAccount:
         key = f"GONGKEY{name.upper()}{self.seed(name):08X}"
@@ -41,18 +39,15 @@ class GongKit(SandboxKit[GongSandbox]):
             secrets=(basic,),
         )
 
-    def set_page_size(self, size: int) -> None:
-        self.sandbox.set_page_size(size)
-
     def ids(self, account: KitAccount, model: str) -> list[str]:
         return self.sandbox.call_ids(account.key)
 
     def add(self, account: KitAccount, model: str) -> list[RecordKey]:
-        call = self.sandbox.create_call(account.key, {"title": f"Added {next(self._serial)}"})
+        call = self.sandbox.create_call(account.key, {"title": f"Added {next(self.serial)}"})
         return [(CALLS, call["id"]), (TRANSCRIPTS, call["id"])]
 
     def change(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:
-        self.sandbox.update_call(account.key, record_id, {"title": f"Changed {next(self._serial)}"})
+        self.sandbox.update_call(account.key, record_id, {"title": f"Changed {next(self.serial)}"})
         return [(CALLS, record_id)]
 
     def delete(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:

@@ -8,7 +8,6 @@ refuses.
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any
 
 from sources.google_drive import MODEL
@@ -29,7 +28,6 @@ class GoogleDriveKit(SandboxKit[GoogleDriveSandbox]):
 
     def __init__(self) -> None:
         super().__init__(GoogleDriveSandbox(rate_limit_per_minute=None))
-        self._serial = count(1)
 
     def account(self, name: str, records: int) -> KitAccount:
         email = f"it@{name}.example.com"
@@ -49,18 +47,15 @@ class GoogleDriveKit(SandboxKit[GoogleDriveSandbox]):
         config = {"base_url": self.sandbox.base_url, "token_url": f"{self.sandbox.base_url}/token"}
         return KitAccount(name, email, credentials, config)
 
-    def set_page_size(self, size: int) -> None:
-        self.sandbox.set_page_size(size)
-
     def ids(self, account: KitAccount, model: str) -> list[str]:
         return self.sandbox.ids(account.key, drive_id="my")
 
     def add(self, account: KitAccount, model: str) -> list[RecordKey]:
-        created = self.sandbox.create(account.key, f"Added {next(self._serial)}.txt")
+        created = self.sandbox.create(account.key, f"Added {next(self.serial)}.txt")
         return [(MODEL, created["id"])]
 
     def change(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:
-        self.sandbox.update(account.key, record_id, name=f"Changed {next(self._serial)}")
+        self.sandbox.update(account.key, record_id, name=f"Changed {next(self.serial)}")
         return [(MODEL, record_id)]
 
     def delete(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:

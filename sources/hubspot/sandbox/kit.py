@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any
 
 from sources.hubspot.sandbox.server import HubSpotSandbox
@@ -27,7 +26,6 @@ class HubSpotKit(SandboxKit[HubSpotSandbox]):
 
     def __init__(self) -> None:
         super().__init__(HubSpotSandbox(rate_limit_per_10s=None, search_rate_per_second=None))
-        self._serial = count(1)
 
     def account(self, name: str, records: int) -> KitAccount:
         token = f"pat-na1-{name}-{self.seed(name):08x}"
@@ -36,19 +34,16 @@ class HubSpotKit(SandboxKit[HubSpotSandbox]):
         )
         return KitAccount(name, token, {"access_token": token}, {"base_url": self.sandbox.base_url})
 
-    def set_page_size(self, size: int) -> None:
-        self.sandbox.set_page_size(size)
-
     def ids(self, account: KitAccount, model: str) -> list[str]:
         return self.sandbox.ids(account.key, model)
 
     def add(self, account: KitAccount, model: str) -> list[RecordKey]:
-        value = f"added{next(self._serial)}@{account.name}.example.com"
+        value = f"added{next(self.serial)}@{account.name}.example.com"
         created = self.sandbox.create(account.key, model, {NAMED[model]: value})
         return [(model, created["id"])]
 
     def change(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:
-        self._set(account, model, record_id, {CHANGED[model]: f"changed {next(self._serial)}"})
+        self._set(account, model, record_id, {CHANGED[model]: f"changed {next(self.serial)}"})
         return [(model, record_id)]
 
     def delete(self, account: KitAccount, model: str, record_id: str) -> list[RecordKey]:
