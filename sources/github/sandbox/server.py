@@ -163,6 +163,7 @@ class GitHubSandbox(SandboxServer[Account]):
     rate_limit_category = DOCS_SECONDARY
     server_error_message = "Server Error"
     server_error_category = DOCS
+    page_size: int | None = None
 
     def __init__(
         self,
@@ -988,7 +989,7 @@ class GitHubSandbox(SandboxServer[Account]):
             page = int(request.arg("page") or 1)
         except ValueError:
             page = 1
-        return min(max(per_page, 1), MAX_PER_PAGE), max(page, 1)
+        return min(max(per_page, 1), self.page_size or MAX_PER_PAGE, MAX_PER_PAGE), max(page, 1)
 
     def _list_issues(self, request: Request, account: Account | None) -> Response:
         repo = self._find_repo(request, account)
@@ -1219,6 +1220,16 @@ class GitHubSandbox(SandboxServer[Account]):
                 list(item.reviews),
                 lambda r: render_review(repo, account, item, r, self.base_url),
             )
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int | None) -> None:
+        """Answer at most ``size`` items a listing page, fewer than ``per_page`` asks
+        (``none``: as many as it asks), so a small repository spans many pages."""
+        if size is not None and size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = size
 
 
 def _since(request: Request, resource: str) -> int | None:

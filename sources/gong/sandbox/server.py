@@ -846,6 +846,16 @@ class GongSandbox(SandboxServer[_Account]):
         }
         return json_response({"requestId": _request_id(), "workspaces": [workspace]})
 
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int) -> None:
+        """Answer at most ``size`` calls, and ``size`` transcripts, a page from now on, so a
+        small company spans many pages."""
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = self.transcript_page_size = size
+
 
 def _filter_body(body: Any, fields: Iterable[str], filters: Iterable[str]) -> dict[str, Any]:
     """A POST body with a ``filter`` object, holding only the fields and filters given."""

@@ -1686,3 +1686,13 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         if item_drive is not None:
             entry["driveId"] = item_drive
         return entry
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int) -> None:
+        """Answer at most ``size`` files or changes a page, fewer than ``pageSize`` asks
+        (as Drive may), so a small account spans many pages."""
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValueError(f"size must be from 1 to {MAX_PAGE_SIZE}")
+        self.max_page_size = size

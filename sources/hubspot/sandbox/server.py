@@ -441,6 +441,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
     account_kind = "account token"
     rate_limit_message = "You have reached your ten_secondly_rolling limit."
     rate_limit_category = "TEN_SECONDLY_ROLLING"
+    page_size: int | None = None
 
     def __init__(
         self,
@@ -878,7 +879,11 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         refuse_unknown(request, LIST_PARAMS, ("sort", "order_by"))
         refuse_set(request, ("propertiesWithHistory",))
         object_type, store = self._object_store(account, request.params["object"])
-        limit = min(_int_param(request.arg("limit"), "limit", 10, minimum=1), MAX_LIST_LIMIT)
+        limit = min(
+            _int_param(request.arg("limit"), "limit", 10, minimum=1),
+            self.page_size or MAX_LIST_LIMIT,
+            MAX_LIST_LIMIT,
+        )
         after = _int_param(request.arg("after") or None, "after", 0, minimum=0)
         archived = _bool_param(request.arg("archived"), "archived")
         names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
@@ -1025,6 +1030,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
                 f"limit must be less than or equal to {MAX_SEARCH_LIMIT}",
                 "VALIDATION_ERROR",
             )
+        limit = min(limit, self.page_size or limit)
         after = _int_param(body.get("after") or None, "after", 0, minimum=0)
         if after >= self.search_cap:
             raise SandboxError(
@@ -1083,6 +1089,16 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         ]
         for key in stale:
             del self._search_cache[key]
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int | None) -> None:
+        """Answer at most ``size`` records a list or search page, fewer than the request's
+        ``limit`` asks (``none``: as many as it asks), so a small account spans many pages."""
+        if size is not None and size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = size
 
 
 # search evaluation
