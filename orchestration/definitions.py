@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dagster import (
     AssetsDefinition,
     AssetSelection,
+    AssetSpec,
     DefaultScheduleStatus,
     Definitions,
     RetryPolicy,
@@ -36,6 +37,7 @@ from orchestration.assets import RETRY_POLICY, sync_assets
 from orchestration.freshness import freshness_job
 from orchestration.naming import sync_job_name, sync_keys
 from orchestration.notifications import dispatcher_sensor
+from orchestration.overview import overview_specs
 from orchestration.partitions import partition_sensor
 from orchestration.worker import sync_worker_job, worker_sensor
 from sources.registry import INTEGRATIONS
@@ -49,7 +51,7 @@ def build_definitions(
     *,
     retry_policy: RetryPolicy | None = RETRY_POLICY,
 ) -> Definitions:
-    assets: list[AssetsDefinition] = []
+    assets: list[AssetsDefinition | AssetSpec] = [*overview_specs(integrations)]
     jobs = []
     sensors: list[SensorDefinition] = [dispatcher_sensor(), worker_sensor()]
     for spec in integrations.values():
