@@ -26,6 +26,7 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.many $(MANY_ARGS)
 
 clean:
 	rm -rf $(VENV) .syncs
