@@ -13,8 +13,9 @@ what every sandbox is built on:
   credentials reach, from the ``accounts`` registry, or a 401 in the provider's words),
   ``charge`` (count the request against the account's limits: the rate-limit headers, or the
   provider's 429), then the handler. A ``SandboxError`` becomes the provider's ``error_body``.
-* Faults (429 with ``Retry-After``, 500, slow answers, connections cut mid-body), so retry and
-  resume logic is exercised through real sockets rather than mocks.
+* Faults (429 with ``Retry-After``, 500, slow answers, connections cut mid-body, bodies that
+  end early but say so in their ``Content-Length``), so retry and resume logic is exercised
+  through real sockets rather than mocks.
 * Admin operations (``sources.sandbox.operations``): ``GET /_sandbox/operations`` lists them and
   ``POST /_sandbox/operations/{name}`` runs one, never authenticated, faulted or logged;
   ``SandboxClient`` calls them from another process.
@@ -40,7 +41,7 @@ from sources.sandbox.accounts import Accounts
 from sources.sandbox.limits import DailyQuota, FixedWindow, RollingWindow
 from sources.sandbox.operations import Operation, admin_operation, operations_of
 
-FAULT_KINDS = ("429", "500", "slow", "cut")
+FAULT_KINDS = ("429", "500", "slow", "cut", "truncated")
 ADMIN_PREFIX = "/_sandbox/"
 OPERATIONS_PATH = "/_sandbox/operations"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -223,15 +224,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=self.headers,  # type: ignore[arg-type]
             body=body,
         )
-        response, cut = self.server.sandbox._respond(request)
-        self._write(response, cut)
+        response, fault = self.server.sandbox._respond(request)
+        self._write(response, fault)
 
-    def _write(self, response: Response, cut: bool) -> None:
+    def _write(self, response: Response, fault: str | None) -> None:
+        """Send the answer; ``cut`` declares the whole body and sends half of it, then closes
+        the connection; ``truncated`` sends half of the body as if it were all of it."""
         body = response.body
         declared = len(body)
+        cut = fault == "cut"
         if cut:
             declared = max(declared, 1)
             body = body[: len(body) // 2]
+        elif fault == "truncated":
+            body = body[: len(body) // 2]
+            declared = len(body)
         lines = [
             f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
             f"Server: {self.server_version}",
@@ -409,12 +416,13 @@ class SandboxServer(Generic[A]):
             raise SandboxError(405, f"method {request.method} not allowed", "METHOD_NOT_ALLOWED")
         raise SandboxError(404, f"no route for {request.path}", "NOT_FOUND")
 
-    def _respond(self, request: Request) -> tuple[Response, bool]:
-        """The response to send and whether to cut the connection mid-body."""
+    def _respond(self, request: Request) -> tuple[Response, str | None]:
+        """The response to send and how to damage its body in transit (``cut``,
+        ``truncated``), if at all."""
         if request.path.startswith(ADMIN_PREFIX):
-            return self._admin(request), False
+            return self._admin(request), None
         fault = self._take_fault(request.path)
-        cut = False
+        damage: str | None = None
         if fault is not None and fault.kind == "429":
             headers = {"Retry-After": str(fault.retry_after), **self.fault_headers(request, 429)}
             response = self.error_response(
@@ -430,11 +438,12 @@ class SandboxServer(Generic[A]):
         else:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
-            cut = fault is not None and fault.kind == "cut"
+            if fault is not None and fault.kind in ("cut", "truncated"):
+                damage = fault.kind
             response = self._handle(request)
         with self._lock:
             self.requests_seen.append((request.method, request.path, response.status))
-        return response, cut
+        return response, damage
 
     def _handle(self, request: Request) -> Response:
         try:
@@ -515,7 +524,9 @@ class SandboxServer(Generic[A]):
 
         ``"429"``: rate-limit error with ``Retry-After: retry_after``; ``"500"``: server error;
         ``"slow"``: answer normally after ``delay`` seconds; ``"cut"``: send the headers and half
-        of the body, then close the connection. Faults queue up in the order injected.
+        of the body, then close the connection; ``"truncated"``: send half of the body with a
+        ``Content-Length`` that says it is all (a complete answer whose body is not valid
+        JSON). Faults queue up in the order injected.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; kinds: {', '.join(FAULT_KINDS)}")
