@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from sources.errors import TransientError
 from sources.http import ApiClient, HttpSettings, RequestLog
 from sources.hubspot.sandbox.server import HubSpotSandbox
 
@@ -39,3 +40,26 @@ def test_the_truncated_fault_sends_a_whole_looking_body_that_is_not_json(sandbox
     assert int(answer.headers["Content-Length"]) == len(answer.content)
     with pytest.raises(ValueError):
         answer.json()
+
+
+def test_a_truncated_page_is_fetched_again(sandbox):
+    log = RequestLog()
+    sandbox.inject_fault("truncated", path_prefix=CONTACTS)
+    pages = list(
+        client(sandbox, log).paginate(CONTACTS, params={"limit": 100}, data_selector="results")
+    )
+    assert [len(p) for p in pages] == [100]
+    assert [(r.status, r.attempt) for r in log.records] == [(200, 1), (200, 2)]
+
+
+def test_a_body_that_stays_truncated_fails_in_one_line_naming_the_endpoint(sandbox):
+    log = RequestLog()
+    sandbox.inject_fault("truncated", count=3, path_prefix=CONTACTS)
+    with pytest.raises(TransientError) as failure:
+        list(client(sandbox, log).paginate(CONTACTS, data_selector="results"))
+    message = str(failure.value)
+    assert "\n" not in message and CONTACTS in message and "not valid JSON" in message
+    assert len(log.records) == 3
+    sandbox.inject_fault("truncated", count=3, path_prefix=CONTACTS)
+    with pytest.raises(TransientError, match="not valid JSON"):
+        client(sandbox, log).get(CONTACTS)
