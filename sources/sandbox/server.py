@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import re
 import socket
 import threading
@@ -139,6 +140,19 @@ class Fault:
             "delay": self.delay,
             "path_prefix": self.path_prefix,
         }
+
+
+@dataclass(slots=True)
+class _RandomFaults:
+    rate: float
+    kinds: tuple[str, ...]
+    rng: random.Random
+    retry_after: int
+    delay: float
+    path_prefix: str | None
+
+    def matches(self, path: str) -> bool:
+        return self.path_prefix is None or path.startswith(self.path_prefix)
 
 
 Handler = Callable[[Request], Response]
@@ -278,6 +292,8 @@ class SandboxServer(Generic[A]):
         self._port = port
         self._routes: list[_Route] = []
         self._faults: list[Fault] = []
+        self._random_faults: _RandomFaults | None = None
+        self.faults_fired: dict[str, int] = {}
         self._lock = threading.Lock()
         self._data = threading.RLock()
         self._rate = threading.Lock()
@@ -422,6 +438,9 @@ class SandboxServer(Generic[A]):
         if request.path.startswith(ADMIN_PREFIX):
             return self._admin(request), None
         fault = self._take_fault(request.path)
+        if fault is not None:
+            with self._lock:
+                self.faults_fired[fault.kind] = self.faults_fired.get(fault.kind, 0) + 1
         damage: str | None = None
         if fault is not None and fault.kind == "429":
             headers = {"Retry-After": str(fault.retry_after), **self.fault_headers(request, 429)}
@@ -539,14 +558,54 @@ class SandboxServer(Generic[A]):
             self._faults.append(fault)
 
     @admin_operation
+    def random_faults(
+        self,
+        rate: float,
+        kinds: list[str],
+        *,
+        seed: int = 0,
+        retry_after: int = 1,
+        delay: float = 2.0,
+        path_prefix: str | None = None,
+    ) -> None:
+        """Fault each API request under ``path_prefix`` with probability ``rate``, as one of
+        ``kinds`` drawn at random (a seeded draw: the same seed gives the same sequence);
+        ``rate`` 0 stops. Queued faults (``inject_fault``) fire first."""
+        unknown = [k for k in kinds if k not in FAULT_KINDS]
+        if unknown or not kinds:
+            raise ValueError(
+                f"unknown fault kind {unknown[0] if unknown else None!r}; "
+                f"kinds: {', '.join(FAULT_KINDS)}"
+            )
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be from 0 to 1")
+        if retry_after < 0 or delay < 0:
+            raise ValueError("retry_after and delay must not be negative")
+        chosen = None
+        if rate > 0:
+            chosen = _RandomFaults(
+                rate, tuple(kinds), random.Random(seed), int(retry_after), float(delay), path_prefix
+            )
+        with self._lock:
+            self._random_faults = chosen
+
+    @admin_operation
+    def fault_counts(self) -> dict[str, int]:
+        """How many API requests each kind of fault has hit so far."""
+        with self._lock:
+            return dict(self.faults_fired)
+
+    @admin_operation
     def faults(self) -> list[dict[str, Any]]:
         """The faults still pending, in the order they will fire."""
         return [f.as_dict() for f in self.pending_faults]
 
     @admin_operation
     def clear_faults(self) -> None:
+        """Drop the queued faults and stop the random ones."""
         with self._lock:
             self._faults.clear()
+            self._random_faults = None
 
     @property
     def pending_faults(self) -> list[Fault]:
@@ -561,6 +620,10 @@ class SandboxServer(Generic[A]):
                     if fault.remaining <= 0:
                         del self._faults[index]
                     return fault
+            chaos = self._random_faults
+            if chaos is not None and chaos.matches(path) and chaos.rng.random() < chaos.rate:
+                kind = chaos.rng.choice(chaos.kinds)
+                return Fault(kind, 0, chaos.retry_after, chaos.delay, chaos.path_prefix)
         return None
 
     @admin_operation(name="requests_seen")
