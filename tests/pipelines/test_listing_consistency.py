@@ -50,3 +50,12 @@ def test_a_search_page_with_null_results_fails_the_incremental_run(home, hubspot
     assert failure.value.result.error_type == "ApiError"
     assert "/crm/v3/objects/contacts/search" in failure.value.result.error
     assert _unchanged(home) == before
+
+
+def test_ids_sent_as_numbers_change_nothing(home, hubspot, runner):
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    hubspot.inject_page_fault("numeric_ids", count=3, path_prefix=CONTACTS)
+    (result,) = runner.run("acme", mode="full")
+    contacts = result.models["contacts"]
+    assert (contacts.unchanged, contacts.rejected, contacts.deleted) == (250, 0, 0)
