@@ -72,6 +72,18 @@ def test_a_full_listing_holding_a_record_without_id_deletes_nothing(home, hubspo
     assert (after.models["contacts"].deleted, after.models["contacts"].deletions_held) == (3, 0)
 
 
+def test_a_search_page_holding_a_record_without_id_rejects_it(home, hubspot, runner):
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    changed = hubspot.ids(ACME, "contacts")[:3]
+    for record_id in changed:
+        hubspot.update(ACME, "contacts", record_id, {"city": "Elsewhere"})
+    hubspot.inject_page_fault("missing_ids", path_prefix=CONTACTS + "/search")
+    (result,) = runner.run("acme")
+    contacts = result.models["contacts"]
+    assert result.status == "success" and contacts.rejected == 1 and contacts.deleted == 0
+
+
 def test_ids_sent_as_numbers_change_nothing(home, hubspot, runner):
     add_hubspot(home, hubspot)
     runner.run("acme")
