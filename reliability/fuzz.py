@@ -192,7 +192,7 @@ def scenario(result: Result, small: bool) -> None:
             for _ in range(counts["env"]):
                 name = rng.choice(ENV)
                 os.environ[name] = word(rng)
-                args = rng.choice(READ_COMMANDS + [["run", "hubspot", "acme"]])
+                args = rng.choice([*READ_COMMANDS, ["run", "hubspot", "acme"]])
                 code, out, err, escaped = call(args)
                 tally["env"] += 1
                 if escaped is not None or "Traceback" in out + err:
@@ -260,7 +260,7 @@ def _drain(server: ApiServer) -> None:
     """Let triggered syncs end before the home goes."""
     triggers = server.server.config.app  # the app, for its triggers
     with contextlib.suppress(Exception):
-        getattr(triggers, "state").triggers.join(timeout=30)
+        triggers.state.triggers.join(timeout=30)
     for thread in threading.enumerate():
         if thread.name.startswith("trigger"):
             thread.join(timeout=30)

@@ -195,9 +195,9 @@ def scenario(result: Result, small: bool) -> None:
             ended = []
             for proc in sessions:
                 if proc.poll() is None and proc.stdin is not None:
-                    out, err = proc.communicate("\n", timeout=60)
+                    _out, err = proc.communicate("\n", timeout=60)
                 else:
-                    out, err = proc.communicate(timeout=60)
+                    _out, err = proc.communicate(timeout=60)
                 ended.append((proc.returncode, err.strip()[-200:]))
             if server is not None:
                 kill(server)
