@@ -13,7 +13,8 @@ rows are written without a join.
 
 A full listing is believed only so far: one that would delete more of the model's live rows
 than its ``DeletionLimit`` allows (a page the API dropped looks like records gone), or that
-returned nothing where the table had rows, is applied without those deletions. They are
+returned nothing where the table had rows, or that held records without an id (any stored
+record it did not list may be one of them), is applied without those deletions. They are
 held — counted, noted, the model marked suspicious — until a full listing runs with
 ``confirm_deletions``.
 
@@ -345,15 +346,20 @@ def apply_snapshot(
     if deletes_missing and not confirm_deletions:
         missing = _count(con, f"SELECT count(*) FROM _diff WHERE {DIFF_ACTION} = 'DELETED'")
         live = _live_rows(con, target, connection_id) if missing else 0
+        unnamed = _unnamed_rejections(con, rejected, run_id, model.name) if missing else 0
+        why = None
         if max_deletions.holds(missing, live):
-            _hold(
-                result,
-                missing,
+            why = (
                 f"the full listing would delete {missing} of {live} live {model.name}, over "
-                f"the limit ({max_deletions.describe()})",
-                integration,
-                connection_id,
+                f"the limit ({max_deletions.describe()})"
             )
+        elif unnamed:
+            why = (
+                f"the full listing rejected {unnamed} {model.name} that had no id, so the "
+                f"{missing} it no longer lists may be among them"
+            )
+        if why is not None:
+            _hold(result, missing, why, integration, connection_id)
             _build_diff(con, target, connection_id, stable, volatile, "LEFT JOIN", held)
     if tombstones is not None:
         con.execute(
@@ -485,6 +491,21 @@ def apply_snapshot(
     _mark_rejected(con, target, connection_id, held != "false", now)
     _finish(con, timings, clock, compared_at)
     return result
+
+
+def _unnamed_rejections(
+    con: duckdb.DuckDBPyConnection, rejected: str | None, run_id: str, model: str
+) -> int:
+    """How many of the model's records this run rejected without an id: a listing that held
+    them cannot tell which stored records it did not list."""
+    if rejected is None:
+        return 0
+    return _count(
+        con,
+        f"SELECT count(*) FROM {rejected} WHERE {quote(RUN_ID)} = ? AND model = ? "
+        "AND record_id IS NULL",
+        [run_id, model],
+    )
 
 
 def _rejected_ids(
@@ -665,8 +686,8 @@ def _hold(result: ModelResult, count: int, why: str, integration: str, connectio
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[str] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -20,7 +20,10 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
 
 Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
 themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
-has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept).
+has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept); or carry
+records HubSpot would never send: ``missing_ids`` leaves ``id`` out of the page's first
+record, ``numeric_ids`` sends every id as a JSON number, ``wrong_types`` sends the first
+record's ``createdAt`` as a number and its first property as an object.
 
 Accounts are seeded deterministically (``random.Random`` on the seed, timestamps relative to a
 fixed epoch), so the same seed gives identical data on every run.
@@ -68,7 +71,7 @@ from sources.sandbox.server import (
     json_response,
 )
 
-PAGE_FAULTS = ("no_next", "null_results")
+PAGE_FAULTS = ("no_next", "null_results", "missing_ids", "numeric_ids", "wrong_types")
 LAST_MODIFIED_PROPERTY = {
     **{t: "hs_lastmodifieddate" for t in ALL_OBJECT_TYPES},
     "contacts": "lastmodifieddate",
@@ -294,6 +297,23 @@ _COMPANY_WORDS = (
 _COMPANY_SUFFIXES = ("Inc", "LLC", "Group", "Labs", "Systems", "Partners", "GmbH", "Ltd")
 _DEAL_STAGES = tuple(stage for stage, *_ in catalog.DEAL_STAGES)
 _DEAL_KINDS = ("Renewal", "Expansion", "New license", "Pilot", "Upgrade", "Services")
+
+
+def _damaged(records: list[dict[str, Any]], fault: str) -> list[dict[str, Any]]:
+    """A page's records as the page fault ``fault`` spoils them."""
+    if fault == "numeric_ids":
+        return [{**r, "id": int(r["id"])} for r in records]
+    first = dict(records[0])
+    if fault == "missing_ids":
+        del first["id"]
+    else:
+        first["createdAt"] = to_ms(datetime.fromisoformat(first["createdAt"]))
+        properties = dict(first.get("properties") or {})
+        name = next((k for k in sorted(properties) if k != "hs_object_id"), None)
+        if name is not None:
+            properties[name] = {"value": properties[name]}
+        first["properties"] = properties
+    return [first, *records[1:]]
 
 
 def _timeline(rng: random.Random, count: int) -> list[tuple[int, int]]:
@@ -525,7 +545,10 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
 
     def _page_body(self, request: Request, results: bytes, paging: dict[str, Any] | None) -> bytes:
         fault = self._page_fault(request, paging is not None)
-        body = b'{"results":' + (b"null" if fault == "null_results" else b"[" + results + b"]")
+        listed = b"[" + results + b"]"
+        if fault in ("missing_ids", "numeric_ids", "wrong_types") and results:
+            listed = json_bytes(_damaged(json.loads(listed), fault))
+        body = b'{"results":' + (b"null" if fault == "null_results" else listed)
         if paging is not None and fault != "no_next":
             body += b',"paging":' + json_bytes(paging)
         return body
