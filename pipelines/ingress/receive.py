@@ -95,7 +95,9 @@ class Ingress:
             body=body,
             received_at=datetime.now(UTC),
         )
-        where = f"{integration}" + (f" for connection {connection_id!r}" if connection_id else "")
+        where = f"{integration} webhook" + (
+            f" for connection {connection_id!r}" if connection_id else ""
+        )
         candidates = self.secrets.candidates(integration, connection_id)
         try:
             if not candidates:
@@ -106,7 +108,7 @@ class Ingress:
                 )
             hooks.verify(delivery, candidates)
         except WebhookRefused as refused:
-            log.warning("refused a %s webhook: %s", where, refused.reason)
+            log.warning("refused a %s: %s", where, refused.reason)
             return Answer(refused.status, {"error": "unauthorized", "message": refused.reason})
         if hooks.handshake is not None:
             answer = hooks.handshake(delivery)
@@ -115,7 +117,7 @@ class Ingress:
         try:
             events = hooks.events(delivery)
         except WebhookMalformed as malformed:
-            log.warning("ignored a %s webhook that cannot be read: %s", where, malformed)
+            log.warning("ignored a %s that cannot be read: %s", where, malformed)
             return Answer(400, {"error": "bad_request", "message": str(malformed)})
         if not events:
             return Answer(200, {"received": 0, "duplicates": 0})
@@ -127,7 +129,7 @@ class Ingress:
         )
         if duplicates:
             log.warning(
-                "a %s webhook repeated %d event id(s) already received; kept nothing of them",
+                "a %s repeated %d event id(s) already received; kept nothing of them",
                 where,
                 duplicates,
             )
