@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 import pyarrow as pa
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from pipelines.engine.commit import Commit, Landed, commit
 from pipelines.engine.results import SyncResult, SyncType
@@ -36,6 +37,13 @@ from sources.records import REJECTED_TABLE, TOMBSTONES_TABLE, RecordBatcher
 from sources.spec import Page, SyncSpec
 
 RELATION_PREFIX = "_syncs_arrived_"
+_NAMING = NamingConvention()
+
+
+def _named_as_dlt_does(table: pa.Table) -> pa.Table:
+    """The columns under the names dlt's normalizer gives a poll's (snake_case: Gong's
+    ``primaryUserId`` is ``primary_user_id``), so both ways land in the same columns."""
+    return table.rename_columns([_NAMING.normalize_identifier(n) for n in table.column_names])
 
 
 def apply_pages(
@@ -84,7 +92,8 @@ def apply_pages(
         arrived.setdefault(name, []).append(table)
     result.timings["extract"] = time.perf_counter() - clock
     tables = {
-        name: pa.concat_tables(parts, promote_options="default") for name, parts in arrived.items()
+        name: _named_as_dlt_does(pa.concat_tables(parts, promote_options="default"))
+        for name, parts in arrived.items()
     }
     touched = {name for name in tables if name in sync.models}
     for side in (TOMBSTONES_TABLE, REJECTED_TABLE):

@@ -85,7 +85,9 @@ class Inbox:
         connection_id: str | None = None,
         delivery_id: str | None = None,
     ) -> tuple[int, int]:
-        """Write the events not seen before, in one transaction; (new, duplicates)."""
+        """Write the events not seen before, in one transaction; (new, duplicates). An event
+        posted to a connection's own URL is known within that URL (two Gong rules posting
+        one call to two connections are two events)."""
         now = time.time()
         new = 0
         with control_db(self.home.control_store) as db:
@@ -99,7 +101,9 @@ class Inbox:
                     """,
                     (
                         integration,
-                        event.event_id,
+                        event.event_id
+                        if connection_id is None
+                        else f"{connection_id}/{event.event_id}",
                         event.type,
                         connection_id,
                         event.route,
