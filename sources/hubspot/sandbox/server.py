@@ -57,6 +57,7 @@ from sources.hubspot.sandbox.params import bool_param as _bool_param
 from sources.hubspot.sandbox.params import int_param as _int_param
 from sources.hubspot.sandbox.params import object_type_of, refuse_set, refuse_unknown
 from sources.hubspot.sandbox.schema_api import CrmSchemaApi
+from sources.hubspot.sandbox.webhooks import HubSpotWebhooks
 from sources.sandbox.auth import bearer_token
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -65,11 +66,11 @@ from sources.sandbox.server import (
     Request,
     Response,
     SandboxError,
-    SandboxServer,
     iter_query_list,
     json_bytes,
     json_response,
 )
+from sources.sandbox.webhooks import WebhookSandbox
 
 PAGE_FAULTS = ("no_next", "null_results", "missing_ids", "numeric_ids", "wrong_types")
 LAST_MODIFIED_PROPERTY = {
@@ -448,7 +449,7 @@ def _seed_links(
             account.link("deals", deal + 1, "contacts", rng.choice(people) + 1, (0,))
 
 
-class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
+class HubSpotSandbox(HubSpotWebhooks, CrmSchemaApi, WebhookSandbox[_Account]):
     """HubSpot CRM v3 (``/crm/v3/objects/...``) on 127.0.0.1, one account per token.
 
     ``rate_limit_per_10s`` (None disables) is the per-account ten-second rolling limit of the
@@ -609,6 +610,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             self._register_properties(account, object_type, properties)
             record = self._new_record(object_type, store, properties, when)
             account.version += 1
+            self.emit_change(token, object_type, "creation", record.id, when)
             return self._render(record, None, object_type, all_properties=True)
 
     @admin_operation
@@ -636,6 +638,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
                     record.properties[name] = _as_property_value(value)
             self._touch(object_type, record, when)
             account.version += 1
+            self.emit_change(token, object_type, "propertyChange", record.id, when, properties)
             return self._render(record, None, object_type, all_properties=True)
 
     @admin_operation
@@ -647,7 +650,9 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=False)
-            return self._set_archived(account, object_type, store, record, when)
+            archived = self._set_archived(account, object_type, store, record, when)
+            self.emit_change(token, object_type, "deletion", record.id, when)
+            return archived
 
     @admin_operation
     def restore(
@@ -658,7 +663,9 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=True)
-            return self._set_archived(account, object_type, store, record, when, archived=False)
+            restored = self._set_archived(account, object_type, store, record, when, archived=False)
+            self.emit_change(token, object_type, "restore", record.id, when)
+            return restored
 
     def _set_archived(
         self,
@@ -692,6 +699,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             del store.records[record.id]
             account.unlink(object_type, record.id)
             account.version += 1
+            self.emit_change(token, object_type, "privacyDeletion", record.id, _now_ms())
 
     @admin_operation
     def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
