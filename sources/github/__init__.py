@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.github.api import (
     GitHubApi,
     is_pull_request,
@@ -163,3 +164,5 @@ SPEC = IntegrationSpec(
     fetch=fetch,
     sandbox=imported_on_call("sources.github.sandbox.demo", "start_demo_sandbox"),
 )
+
+source = integration_source(SPEC)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.errors import ApiError, ConfigError
 from sources.google_drive.api import FILE_FIELDS, DriveApi, is_folder, is_rate_limited, to_row
 from sources.google_drive.config import DRIVE_ID, GoogleDriveConfig, GoogleDriveCredentials
@@ -227,3 +228,5 @@ SPEC = IntegrationSpec(
     fetch=fetch,
     sandbox=imported_on_call("sources.google_drive.sandbox.demo", "start_demo_sandbox"),
 )
+
+source = integration_source(SPEC)
