@@ -28,12 +28,23 @@ change events, deletion inference) is not here; dlt merges instead.
   ``dedup_sort`` that makes the latest of two rows for one id win (a file the Drive feed
   trashes and then restores). With ``write_disposition="scd2"`` (``merge_key="id"``, so
   an incremental run retires only the records it read) a deletion retires the record's
-  version and adds one with ``_dlt_deleted = true``; the row version hashes the fields
-  but the ones the model declares volatile, so those never make a version alone.
+  version and adds one with ``_dlt_deleted = true``. dlt gives Arrow rows no row version
+  (its ``add_row_hash_to_table`` needs pandas, which syncs do not install), so
+  ``row_versions`` hashes each row's fields but the ones the model declares volatile,
+  which therefore never make a version alone.
+* A full refresh is dlt's own: ``pipeline.run(source, refresh="drop_resources")`` drops
+  the tables and state of the resources it runs, so they list everything again; deletions
+  the API never reports (a GitHub issue deleted, a Gong call removed) go with it.
+* Columns are a dict built from the Arrow schema ``ModelTable`` derives from the pydantic
+  model, not ``columns=Model``: with a model, dlt validates every item again with pydantic
+  (an Arrow table only to fail and pass it through) and types lists as ``json``, where
+  these tables hold canonical JSON text.
 * Rejected records (a record its model refuses) go to the ``_rejected_records`` table
   (model, record id, reason, the raw payload) and a warning; the cursor moves past them,
   so they are read again when they next change, or by a full refresh.
 """
+
+from __future__ import annotations
 
 import hashlib
 import logging

@@ -17,6 +17,7 @@ from typing import Any
 
 import dlt
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -25,7 +26,8 @@ from pipelines.engine.sync import SyncFailed
 from pipelines.home import Home
 from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections
-from sources.dlt_source import DELETED, REJECTED
+from sources.cursors import SAFETY_MARGIN
+from sources.dlt_source import DELETED, REJECTED, row_versions
 from sources.errors import AuthenticationError, ConfigError, SyncsError
 from sources.registry import INTEGRATIONS
 from sources.sandbox.demo import SandboxDemo
@@ -280,13 +282,30 @@ def test_resources_declare_keys_cursors_and_columns(case: Case) -> None:
         schema = resource.compute_table_schema()
         assert schema["columns"]["id"]["primary_key"] is True
         assert schema["columns"][DELETED]["hard_delete"] is True
+        assert schema["columns"]["_syncs_seq"]["dedup_sort"] == "desc"
         assert set(model.schema.model_fields) <= set(schema["columns"])
         cursor = model.cursor
         if cursor.kind == "timestamp" and cursor.key is None:
             assert resource.incremental is not None
             assert resource.incremental.cursor_path == cursor.field
+            config = case.spec.config_model.model_validate(case.account.config)
+            lag = cursor.lookback_for(config) + SAFETY_MARGIN
+            assert resource.incremental.lag == lag.total_seconds()
         else:
             assert resource.incremental is None
+
+
+def test_a_row_version_ignores_volatile_fields_and_missing_columns() -> None:
+    first = pa.table({"id": ["1", "2"], "name": ["a", "b"], "seen": [1, 2]})
+    volatile_only = pa.table({"id": ["1", "2"], "name": ["a", "b"], "seen": [5, 6]})
+    with_nulls = first.append_column("extra", pa.nulls(2, pa.string()))
+    changed = pa.table({"id": ["1", "2"], "name": ["a", "c"], "seen": [1, 2]})
+    versions = row_versions(first, {"seen"}).to_pylist()
+    assert row_versions(volatile_only, {"seen"}).to_pylist() == versions
+    assert row_versions(with_nulls, {"seen"}).to_pylist() == versions
+    assert row_versions(changed, {"seen"}).to_pylist()[0] == versions[0]
+    assert row_versions(changed, {"seen"}).to_pylist()[1] != versions[1]
+    assert len(set(versions)) == 2
 
 
 def test_credentials_come_from_dlt_secrets_when_left_out(
