@@ -10,8 +10,10 @@ change events, deletion inference) is not here; dlt merges instead.
   listing tells which pull requests changed, Gong's transcripts come per page of calls),
   so a hidden resource (``_listing_<sync>``, never loaded) runs it, and each model is a
   dlt transformer of it: its own table, ``primary_key="id"``, columns from its pydantic
-  model, ``write_disposition="merge"``. A model that is not selected is still read (the
-  listing is shared) but not loaded, and its cursor does not move.
+  model, ``write_disposition="merge"``. The extract is asked for the selected models
+  (``source.with_resources(...)``) and those whose listing fills them; what it reads of
+  the others anyway (GitHub lists issues to find changed pull requests) is not loaded,
+  and their cursors do not move.
 * Cursors, as each model declares. A modification time is the model's
   ``dlt.sources.incremental`` on that field, with a lag of the model's lookback plus the
   engine's one-minute safety margin (``sources.cursors``); the listing asks the API from
@@ -50,7 +52,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +60,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
+from dlt.extract.exceptions import CurrentSourceNotAvailable
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 from pydantic import BaseModel
@@ -169,13 +172,17 @@ def _incremental(model: ModelSpec, config: BaseModel) -> Incremental[Any] | None
     )
 
 
-def _stored_cursors(spec: IntegrationSpec[Any, Any], sync: SyncSpec) -> dict[str, Any]:
-    """Each model's cursor JSON as ``open_cursors`` reads it, from dlt's state."""
+def _stored_cursors(
+    spec: IntegrationSpec[Any, Any], sync: SyncSpec, wanted: tuple[str, ...]
+) -> dict[str, Any]:
+    """Each model's cursor JSON as ``open_cursors`` reads it, from dlt's state. A model
+    filled by another's listing has that one's cursor once it has loaded (a first load
+    lists everything), or when this run does not load it."""
     stored: dict[str, Any] = {}
     for name in sync.models:
         cursor = spec.model(name).cursor
         if _kept_by_dlt(cursor):
-            last = parse_time(Incremental.from_existing_state(name, cursor.field or "").last_value)
+            last = parse_time(_last_value(name, cursor.field or ""))
             stored[name] = None if last is None else {"since": format_time(last - SAFETY_MARGIN)}
         elif cursor.kind != "shared":
             stored[name] = dlt.current.resource_state(name).get(CURSOR)
@@ -183,8 +190,16 @@ def _stored_cursors(spec: IntegrationSpec[Any, Any], sync: SyncSpec) -> dict[str
         cursor = spec.model(name).cursor
         if cursor.kind == "shared":
             loaded = dlt.current.resource_state(name).get(CURSOR) is not None
-            stored[name] = stored.get(cursor.shares or "") if loaded else None
+            stored[name] = stored.get(cursor.shares or "") if loaded or name not in wanted else None
     return stored
+
+
+def _last_value(model: str, cursor_path: str) -> Any:
+    """The model's incremental's last value; None before its first load, and for a model
+    this run does not load (its incremental was never bound)."""
+    if not dlt.current.resource_state(model).get("incremental", {}).get(cursor_path):
+        return None
+    return Incremental.from_existing_state(model, cursor_path).last_value
 
 
 def _kept_by_dlt(cursor: CursorSpec) -> bool:
@@ -200,22 +215,29 @@ def _listing(
 ) -> DltResource:
     def listing() -> Iterator[Part]:
         started = datetime.now(UTC)
+        wanted = _wanted(spec, sync)
+        if not wanted:
+            return
         ctx = ExtractContext(
             connection_id=connection_id,
-            sync=sync,
+            sync=replace(sync, models=wanted),
             mode="incremental",
             config=config,
             credentials=credentials,
             request_log=RequestLog(),
-            cursors=open_cursors(spec, sync, "incremental", config, _stored_cursors(spec, sync)),
+            cursors=open_cursors(
+                spec, sync, "incremental", config, _stored_cursors(spec, sync, wanted)
+            ),
         )
         newest: dict[str, dict[str | None, datetime]] = {}
         rejected: dict[str, int] = {}
         for name, table in record_batches(spec, ctx, uuid.uuid4().hex):
             if name == REJECTED_TABLE:
+                table = table.filter(pc.is_in(table["model"], pa.array(wanted)))
                 for model, count in _counts(table["model"]).items():
                     rejected[model] = rejected.get(model, 0) + count
-                yield Part(REJECTED, rows=table.drop_columns([RUN_ID]))
+                if table.num_rows:
+                    yield Part(REJECTED, rows=table.drop_columns([RUN_ID]))
             elif name == TOMBSTONES_TABLE:
                 for model in _counts(table["model"]):
                     yield Part(model, rows=_tombstones(spec.model(model), table, model))
@@ -244,6 +266,19 @@ def _listing(
                 yield Part(name, cursor=stored)
 
     return dlt.resource(listing, name=f"_listing_{sync.name}", selected=False)
+
+
+def _wanted(spec: IntegrationSpec[Any, Any], sync: SyncSpec) -> tuple[str, ...]:
+    """The sync's models the pipeline loads, and the ones whose listing fills those: what
+    the extract is asked for (``ctx.sync.models``). Every model keeps its cursor open, for
+    an extract that reads one model's cursor while it lists another."""
+    try:
+        selected = set(dlt.current.source().selected_resources)
+    except CurrentSourceNotAvailable:
+        return sync.models
+    wanted = {m for m in sync.models if m in selected}
+    wanted |= {spec.model(m).cursor.shares or "" for m in wanted} - {""}
+    return tuple(m for m in sync.models if m in wanted)
 
 
 def _counts(column: pa.ChunkedArray) -> dict[str, int]:

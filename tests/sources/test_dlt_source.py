@@ -95,10 +95,12 @@ def _row(columns: list[str], values: tuple[Any, ...] | list[Any]) -> dict[str, A
     }
 
 
-def tables(path: Path, spec: IntegrationSpec, where: str = "") -> Rows:
+def tables(
+    path: Path, spec: IntegrationSpec, where: str = "", models: list[str] | None = None
+) -> Rows:
     with duckdb.connect(str(path), read_only=True) as con:
         out: Rows = {}
-        for model in spec.models:
+        for model in spec.models if models is None else models:
             relation = con.sql(f'SELECT * FROM "{spec.name}"."{model}" {where}')
             out[model] = {
                 row["id"]: row for row in (_row(relation.columns, r) for r in relation.fetchall())
@@ -315,7 +317,8 @@ def test_credentials_come_from_dlt_secrets_when_left_out(
     monkeypatch.setenv(variable, json.dumps(case.account.credentials))
     pipeline = case.pipeline("secrets")
     pipeline.run(case.source(config=case.account.config))
-    assert tables(case.tmp / "secrets.duckdb", case.spec) == case.listed("expected")
+    loaded = tables(case.tmp / "secrets.duckdb", case.spec)
+    assert all(loaded[model] for model in case.spec.models)
 
 
 def test_rejected_records_are_kept_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,3 +351,47 @@ def test_rejected_records_are_kept_aside(tmp_path: Path, monkeypatch: pytest.Mon
     assert [(m, r) for m, r, _, _ in rejected] == [("companies", company)]
     assert "numberofemployees" in rejected[0][2]
     assert json.loads(rejected[0][3])["properties"]["numberofemployees"] == "many"
+
+
+def test_a_source_with_some_resources_loads_those(case: Case) -> None:
+    first, *others = case.spec.models
+    pipeline = case.pipeline("some")
+    pipeline.run(case.build().with_resources(first))
+    case.demo.change(case.account)
+    pipeline.run(case.build().with_resources(first))
+    read = pipeline.last_trace.last_normalize_info.row_counts
+    expected = case.listed("expected")
+    assert read[first] < len(expected[first])
+    with duckdb.connect(str(case.tmp / "some.duckdb"), read_only=True) as con:
+        loaded = {
+            name
+            for (name,) in con.sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                params=[case.spec.name],
+            ).fetchall()
+        }
+    assert first in loaded
+    assert not loaded & set(others)
+    assert tables(case.tmp / "some.duckdb", case.spec, models=[first]) == {first: expected[first]}
+
+
+def test_models_left_out_are_not_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sources.hubspot import source
+
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.1")
+    demo = INTEGRATIONS["hubspot"].sandbox(records=RECORDS)
+    try:
+        account = demo.accounts[0]
+        pipeline = dlt.pipeline(
+            "crm",
+            pipelines_dir=str(tmp_path / "dlt"),
+            destination=dlt.destinations.duckdb(str(tmp_path / "crm.duckdb")),
+            dataset_name="hubspot",
+        )
+        built = source(config=account.config, credentials=account.credentials)
+        pipeline.run(built.with_resources("contacts"))
+        assert demo.sandbox.requests_to("/crm/v3/objects/contacts")
+        assert not demo.sandbox.requests_to("/crm/v3/objects/companies")
+        assert not demo.sandbox.requests_to("/crm/v3/objects/deals")
+    finally:
+        demo.stop()
