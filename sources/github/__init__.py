@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.github.api import (
     GitHubApi,
     is_pull_request,
@@ -169,3 +170,5 @@ SPEC = IntegrationSpec(
     sandbox=imported_on_call("sources.github.sandbox.demo", "start_demo_sandbox"),
     webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

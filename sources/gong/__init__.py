@@ -22,6 +22,7 @@ from typing import Any
 from requests.auth import HTTPBasicAuth
 
 from sources.cursors import CursorSpec
+from sources.dlt_source import integration_source
 from sources.gong.api import GongApi
 from sources.gong.config import GongConfig, GongCredentials
 from sources.gong.models import Call, CallTranscript
@@ -132,3 +133,5 @@ SPEC = IntegrationSpec(
     sandbox=imported_on_call("sources.gong.sandbox.demo", "start_demo_sandbox"),
     webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

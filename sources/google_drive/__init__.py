@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.errors import ApiError, ConfigError
 from sources.google_drive.api import FILE_FIELDS, DriveApi, is_folder, is_rate_limited, to_row
 from sources.google_drive.config import DRIVE_ID, GoogleDriveConfig, GoogleDriveCredentials
@@ -236,3 +237,5 @@ SPEC = IntegrationSpec(
     sandbox=imported_on_call("sources.google_drive.sandbox.demo", "start_demo_sandbox"),
     webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

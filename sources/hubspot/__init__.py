@@ -15,6 +15,7 @@ from datetime import timedelta
 import requests
 
 from sources.cursors import CursorSpec
+from sources.dlt_source import integration_source
 from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, RECORD_SHAPE, HubSpotApi, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
@@ -155,3 +156,5 @@ SPEC = IntegrationSpec(
     sandbox=imported_on_call("sources.hubspot.sandbox.demo", "start_demo_sandbox"),
     webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)
