@@ -3,11 +3,14 @@
 In this order, so nothing of a request that is not the provider's is kept:
 
 1. the body is read up to ``SYNCS_WEBHOOK_MAX_BYTES`` (413 past it);
-2. the provider's signature is checked (``WebhookSpec.verify``) against the candidate
+2. a verification handshake is answered as the provider requires. It comes before the
+   signature because a provider sends it the moment a subscription is created, before
+   syncs has stored that subscription's secret (Drive's ``sync`` message, GitHub's
+   ``ping``), and because it keeps nothing and answers nothing a forger could use;
+3. the provider's signature is checked (``WebhookSpec.verify``) against the candidate
    secrets: the connection's (when the URL names one), its subscriptions', the
    integration's. Unsigned, forged or expired: the provider's refusal (401), and only a log
    line with the reason;
-3. a verification handshake is answered as the provider requires;
 4. the body is split into events (400 when it cannot be read, with the reason logged);
 5. the events are written to the inbox in one transaction and the provider is answered
    200 at once; the applier is woken. An event id already received adds nothing, and the
@@ -98,6 +101,10 @@ class Ingress:
         where = f"{integration} webhook" + (
             f" for connection {connection_id!r}" if connection_id else ""
         )
+        if hooks.handshake is not None:
+            answer = hooks.handshake(delivery)
+            if answer is not None:
+                return Answer(answer.status, raw=answer.body, content_type=answer.content_type)
         candidates = self.secrets.candidates(integration, connection_id)
         try:
             if not candidates:
@@ -110,10 +117,6 @@ class Ingress:
         except WebhookRefused as refused:
             log.warning("refused a %s: %s", where, refused.reason)
             return Answer(refused.status, {"error": "unauthorized", "message": refused.reason})
-        if hooks.handshake is not None:
-            answer = hooks.handshake(delivery)
-            if answer is not None:
-                return Answer(answer.status, raw=answer.body, content_type=answer.content_type)
         try:
             events = hooks.events(delivery)
         except WebhookMalformed as malformed:

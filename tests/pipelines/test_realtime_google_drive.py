@@ -101,6 +101,23 @@ def test_a_channel_is_opened_answered_and_renewed(home, box, served):
     assert box.open_channels == []
 
 
+def test_a_sync_message_before_its_channel_is_stored_is_answered_and_kept_nowhere(served):
+    """Drive sends a channel's ``sync`` message as soon as ``changes.watch`` returns, which
+    may be before syncs has stored the channel's token."""
+    answer = requests.post(
+        served.hook_url("google_drive", "acme-drive"),
+        headers={
+            "X-Goog-Channel-ID": "a-channel-not-stored-yet",
+            "X-Goog-Channel-Token": "a-token-not-stored-yet",
+            "X-Goog-Message-Number": "1",
+            "X-Goog-Resource-State": "sync",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert served.inbox.counts() == {}
+
+
 def test_a_notification_reads_the_feed_with_one_change_and_one_app_webhook(home, box, served):
     target = file_ids(box)[0]
     box.update(EMAIL, target, name="renamed-by-push.txt")
