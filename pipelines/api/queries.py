@@ -171,6 +171,46 @@ def read_records(
     }
 
 
+def change_events(
+    home: Home,
+    *,
+    connection_id: str | None = None,
+    integration: str | None = None,
+    model: str | None = None,
+    cursor: int = 0,
+    actions: list[str] | None = None,
+    limit: int = 100,
+    newest: bool = False,
+    program_wait: float | None = None,
+) -> list[dict[str, Any]]:
+    """Change events after ``cursor`` matching the filters, in cursor order, as stored.
+
+    At most ``limit`` of them: the first ones, or with ``newest`` the last ones.
+    """
+    where = ["cursor > ?"]
+    params: list[Any] = [cursor]
+    for column, value in (
+        ("connection_id", connection_id),
+        ("integration", integration),
+        ("model", model),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if actions:
+        where.append("action IN (SELECT unnest(?))")
+        params.append([ACTIONS[a] for a in actions])
+    sql = (
+        "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
+        "run_id, sync_type, changed_fields, changes, occurred_at FROM syncs.change_events "
+        f"WHERE {' AND '.join(where)} ORDER BY {'cursor DESC' if newest else 'cursor'} LIMIT ?"
+    )
+    if newest:
+        sql = f"SELECT * FROM ({sql}) ORDER BY cursor"
+    with read_connection(home, program_wait=program_wait) as con:
+        return _rows_if_table(con, sql, [*params, limit])
+
+
 def read_changes(
     home: Home,
     *,
@@ -188,27 +228,16 @@ def read_changes(
         integration_model(integration, model)
     if connection_id is not None:
         connection(home, connection_id, integration)
-    where = ["cursor > ?"]
-    params: list[Any] = [cursor]
-    for column, value in (
-        ("connection_id", connection_id),
-        ("integration", integration),
-        ("model", model),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if actions:
-        where.append("action IN (SELECT unnest(?))")
-        params.append([ACTIONS[a] for a in actions])
-    with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
-        rows = _rows_if_table(
-            con,
-            "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
-            "run_id, sync_type, changed_fields, changes, occurred_at FROM syncs.change_events "
-            f"WHERE {' AND '.join(where)} ORDER BY cursor LIMIT ?",
-            [*params, limit],
-        )
+    rows = change_events(
+        home,
+        connection_id=connection_id,
+        integration=integration,
+        model=model,
+        cursor=cursor,
+        actions=actions,
+        limit=limit,
+        program_wait=API_READ_WAIT_SECONDS,
+    )
     changes = []
     for row in rows:
         row["changes"] = json.loads(row["changes"]) if row["changes"] else None

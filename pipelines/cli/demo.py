@@ -23,11 +23,15 @@ from pipelines.store.connections import Connections
 from sources.registry import INTEGRATIONS
 from sources.spec import IntegrationSpec
 
-QUERIES = (
-    "select connection_id, count(*) as contacts from hubspot.contacts "
-    "where _syncs_deleted_at is null group by 1 order by 1",
-    "select action, count(*) as events from syncs.change_events group by 1 order by 1",
-)
+
+def demo_queries(integration: str, model: str) -> tuple[str, ...]:
+    """The example queries shown at the end: live records per connection of one model the
+    demo synced, and change events per action."""
+    return (
+        f"select connection_id, count(*) as {model} from {integration}.{model} "
+        "where _syncs_deleted_at is null group by 1 order by 1",
+        "select action, count(*) as events from syncs.change_events group by 1 order by 1",
+    )
 
 
 def _print_table(con: Any, sql: str, out: Any) -> None:
@@ -107,6 +111,9 @@ def run_demo(records: int = 200, out: Any = None) -> int:
         round_of("full-refresh syncs", "full")
 
         out.write("\n== what changed, per connection and model ==\n")
+        shown = [
+            (spec, demo, next(iter(spec.syncs.values())).models[0]) for spec, demo in demos[:1]
+        ]
         with read_connection(home) as con:
             assert con is not None
             _print_table(
@@ -120,13 +127,12 @@ def run_demo(records: int = 200, out: Any = None) -> int:
                 + ") group by all order by all",
                 out,
             )
-            for sql in QUERIES:
-                out.write(f"\n{home.warehouse.name}> {sql}\n")
-                _print_table(con, sql, out)
-        if demos:
-            spec, demo = demos[0]
-            first_model = next(iter(spec.syncs.values())).models[0]
-            hooks.read_back(demo.accounts[0].connection_id, spec.name, first_model)
+            for spec, _, model in shown:
+                for sql in demo_queries(spec.name, model):
+                    out.write(f"\n{home.warehouse.name}> {sql}\n")
+                    _print_table(con, sql, out)
+        for spec, demo, model in shown:
+            hooks.read_back(demo.accounts[0].connection_id, spec.name, model)
         hubspot = next(((s, d) for s, d in demos if s.name == "hubspot"), None)
         if hubspot is not None:
             hooks.realtime(*hubspot)

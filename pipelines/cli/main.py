@@ -16,13 +16,14 @@ from typing import Any
 import duckdb
 import requests
 
+from pipelines.api.queries import change_events
 from pipelines.api.server import register as register_serve
 from pipelines.cli.arguments import PORT, RECORDS, whole_number
 from pipelines.cli.output import LiveProgress, print_result
 from pipelines.cli.webhooks import register as register_webhooks
 from pipelines.engine.disk import out_of_disk
 from pipelines.engine.sync import SyncFailed, purge, reset
-from pipelines.engine.warehouse import open_query_copy, read_connection, table_exists
+from pipelines.engine.warehouse import open_query_copy
 from pipelines.home import Home
 from pipelines.runs import sync_runner
 from pipelines.store.connections import Connections, format_duration
@@ -128,45 +129,22 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
-def recent_changes(
-    home: Home,
-    *,
-    integration: str | None = None,
-    connection_id: str | None = None,
-    model: str | None = None,
-    limit: int = 20,
-) -> list[dict[str, Any]]:
-    with read_connection(home) as con:
-        if con is None or not table_exists(con, "syncs", "change_events"):
-            return []
-        where, params = [], []
-        for column, value in (
-            ("integration", integration),
-            ("connection_id", connection_id),
-            ("model", model),
-        ):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = (
-            "SELECT cursor, occurred_at, connection_id, integration, model, record_id, action, "
-            "changed_fields, run_id FROM syncs.change_events"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY cursor DESC LIMIT ?"
-        )
-        cursor = con.execute(sql, [*params, limit])
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()][::-1]
+CHANGE_COLUMNS = (
+    "cursor", "occurred_at", "connection_id", "integration", "model", "record_id", "action",
+    "changed_fields", "run_id",
+)  # fmt: skip
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
-    rows = recent_changes(
+    events = change_events(
         Home.from_env(),
-        integration=args.integration,
-        connection_id=args.connection,
-        model=args.model,
+        integration=args.integration or None,
+        connection_id=args.connection or None,
+        model=args.model or None,
         limit=args.limit,
+        newest=True,
     )
+    rows = [{column: event[column] for column in CHANGE_COLUMNS} for event in events]
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
         return 0

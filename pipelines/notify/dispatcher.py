@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ import requests
 import urllib3
 
 from pipelines import settings
+from pipelines.durations import duration_seconds
 from pipelines.engine.compare import ModelResult
 from pipelines.engine.results import SyncResult
 from pipelines.engine.warehouse import read_connection, table_exists
@@ -410,21 +410,17 @@ def reconcile(home: Home) -> list[str]:
     return written
 
 
-_SPAN = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_span(text: str, flag: str) -> timedelta:
-    """``0s``, ``30m``, ``2h``, ``1d``."""
-    match = _SPAN.match(text)
-    if not match:
+    """``0s``, ``30m``, ``2h``, ``1d`` (a unit is required)."""
+    seconds = duration_seconds(text, bare_seconds=False)
+    if seconds is None:
         raise ConfigError(f"{flag} {text!r} is not a span of time; write it like 30m, 2h or 1d")
-    return timedelta(seconds=int(match.group(1)) * _SPAN_UNITS[match.group(2)])
+    return timedelta(seconds=seconds)
 
 
 def parse_since(text: str) -> datetime:
     """An ISO time (UTC unless it says otherwise) or a span back from now: 30m, 2h, 1d."""
-    if _SPAN.match(text):
+    if duration_seconds(text, bare_seconds=False) is not None:
         return datetime.now(UTC) - parse_span(text, "--since")
     try:
         value = datetime.fromisoformat(text)

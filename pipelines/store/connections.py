@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipelines.durations import duration_seconds, format_duration
 from pipelines.home import Home
 from pipelines.store.db import control_db
 from pipelines.store.schedule import Schedule
@@ -23,8 +24,6 @@ from sources.validation import plain, validate_config, validate_credentials
 MIN_FREQUENCY = timedelta(seconds=15)
 MAX_FREQUENCY = timedelta(days=365)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
-_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_frequency(text: str | int | timedelta) -> timedelta:
@@ -34,12 +33,12 @@ def parse_frequency(text: str | int | timedelta) -> timedelta:
     elif isinstance(text, int):
         seconds = text
     else:
-        match = _DURATION.match(text)
-        if not match:
+        parsed = duration_seconds(text)
+        if parsed is None:
             raise ConfigError(
                 f"frequency {text!r} is not a duration; write it like 15s, 5m, 1h or 1d"
             )
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+        seconds = parsed
     if seconds > MAX_FREQUENCY.total_seconds():
         raise ConfigError(
             f"frequency {text!r} is above the maximum of {format_duration(MAX_FREQUENCY)}; "
@@ -51,14 +50,6 @@ def parse_frequency(text: str | int | timedelta) -> timedelta:
             f"frequency {format_duration(value)} is below the minimum of 15s; choose 15s or more"
         )
     return value
-
-
-def format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import sys
 
 import duckdb
 
+from pipelines.cli.demo import demo_queries
+
 
 def test_demo_runs_twice_and_leaves_a_queryable_warehouse(tmp_path):
     env = {**os.environ, "SYNCS_HOME": str(tmp_path / "home")}
@@ -25,6 +27,10 @@ def test_demo_runs_twice_and_leaves_a_queryable_warehouse(tmp_path):
         assert webhooks and all(ln.endswith("[signature verified]") for ln in webhooks)
         assert any(" FULL: " in ln for ln in webhooks)
         assert "reading back what one webhook announced" in done.stdout
+        assert (
+            "warehouse.duckdb> select connection_id, count(*) as contacts from hubspot.contacts "
+            "where _syncs_deleted_at is null group by 1 order by 1\n"
+        ) in done.stdout
     con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
     try:
         per_connection = con.execute(
@@ -37,3 +43,8 @@ def test_demo_runs_twice_and_leaves_a_queryable_warehouse(tmp_path):
         con.close()
     assert [c for c, _ in per_connection] == ["acme-hubspot", "globex-hubspot"]
     assert set(actions) == {"ADDED", "UPDATED", "DELETED"}
+
+
+def test_the_example_query_reads_the_integration_the_demo_ran():
+    records, _ = demo_queries("github", "issues")
+    assert "count(*) as issues from github.issues " in records

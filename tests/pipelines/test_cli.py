@@ -39,6 +39,10 @@ def test_add_run_show_and_changes(home, hubspot, capsys):
     assert "acme" in out and "every 15m" in out and ACME not in out
     code, out, _ = run(capsys, "changes", "--connection", "acme", "--limit", "5")
     assert code == 0 and out.count("ADDED") == 5
+    cursors = [int(line.split()[0]) for line in out.splitlines()]
+    _, newest, _ = run(capsys, "changes", "--json", "--limit", "1")
+    assert cursors == list(range(cursors[0], cursors[0] + 5))
+    assert cursors[-1] == json.loads(newest)[0]["cursor"]
 
 
 @pytest.mark.parametrize(
