@@ -93,15 +93,12 @@ def worker_usage(dagster_home: Path) -> tuple[str, float, int] | None:
 
 
 def runs(warehouse: Path, since: datetime) -> list[tuple[str, datetime, str]]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(
-            "SELECT connection_id, started_at, status FROM syncs.sync_runs "
-            "WHERE started_at >= ? ORDER BY started_at",
-            [since],
-        ).fetchall()
-    finally:
-        con.close()
+    return read_warehouse(
+        warehouse,
+        "SELECT connection_id, started_at, status FROM syncs.sync_runs "
+        "WHERE started_at >= ? ORDER BY started_at",
+        [since],
+    )  # type: ignore[return-value]
 
 
 def read_warehouse(warehouse: Path, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
