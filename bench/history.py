@@ -85,6 +85,7 @@ def series(records: int, workdir: Path) -> dict[str, Any]:
                 "seconds": result["seconds"],
                 "compare": round(result["timings"].get("compare", 0.0), 3),
                 "apply": round(result["timings"].get("apply", 0.0), 3),
+                "history": round(result["timings"].get("history", 0.0), 3),
                 "lock_held": round(result["timings"].get("lock_held", 0.0), 3),
                 "peak_rss_mb": result["peak_rss_mb"],
                 "warehouse_mb": _size_mb(workdir),
