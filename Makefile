@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dev bench clean
+.PHONY: demo test lint dev bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 dev: $(STAMP)
 	$(BIN)/python -m orchestration.dev
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.many $(MANY_ARGS)
+
+reliability: $(STAMP)
+	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .syncs

@@ -76,23 +76,20 @@ class Changes:
             self.made += 1
 
 
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+def worker_usage(dagster_home: Path) -> tuple[str, float, int] | None:
+    """The running sync worker's run id, CPU seconds and syncs, as it reports them."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+    from orchestration.worker import WORKER_CPU_TAG, WORKER_JOB, WORKER_SYNCS_TAG
 
-def worker_pid() -> int | None:
-    """The run worker process executing the sync worker run."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "execute_run" in cmdline or "api execute_run" in cmdline:
-            return int(entry.name)
-    return None
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        running = instance.get_runs(
+            RunsFilter(job_name=WORKER_JOB, statuses=[DagsterRunStatus.STARTED]), limit=1
+        )
+    if not running or WORKER_CPU_TAG not in running[0].tags:
+        return None
+    run = running[0]
+    return run.run_id, float(run.tags[WORKER_CPU_TAG]), int(run.tags[WORKER_SYNCS_TAG])
 
 
 def runs(warehouse: Path, since: datetime) -> list[tuple[str, datetime, str]]:
@@ -131,10 +128,19 @@ def lock_timings(dagster_home: Path, since: datetime) -> tuple[list[float], list
     from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
     waits, holds = [], []
+    records = []
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey(["hubspot", "contacts"])), limit=100_000
-        ).records
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey(["hubspot", "contacts"])),
+                limit=10_000,
+                cursor=cursor,
+            )
+            records.extend(page.records)
+            if not page.has_more:
+                break
+            cursor = page.cursor
     for record in records:
         if record.timestamp < since.timestamp():
             continue
@@ -221,7 +227,12 @@ def scenario(connections: int, frequency: int, minutes: float, records: int) -> 
     changes.thread.start()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "SYNCS_HOME": str(home_dir)}
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "daemon", "run", "-w", str(ROOT / "workspace.yaml")],
+        [
+            str(Path(sys.executable).with_name("dagster-daemon")),
+            "run",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -241,23 +252,19 @@ def scenario(connections: int, frequency: int, minutes: float, records: int) -> 
             )[0][0]
             if synced >= connections:
                 break
-        pid = worker_pid()
+        time.sleep(35)
+        first = worker_usage(dagster_home)
         start = datetime.now(UTC)
-        cpu_start = process_cpu(pid) if pid else 0.0
         size_start = home.warehouse.stat().st_size
         time.sleep(minutes * 60)
         end = datetime.now(UTC)
-        pid_end = worker_pid()
-        cpu_end = process_cpu(pid_end) if pid_end else 0.0
+        last = worker_usage(dagster_home)
         size_end = home.warehouse.stat().st_size
     finally:
         changes.stop.set()
         os.killpg(daemon.pid, 15)
         daemon.wait(timeout=60)
         time.sleep(1)
-        for pid_left in [worker_pid()]:
-            if pid_left:
-                os.kill(pid_left, 9)
         sandbox.stop()
     rows = [r for r in runs(home.warehouse, start) if r[1] <= end]
     per_connection: dict[str, list[datetime]] = defaultdict(list)
@@ -271,7 +278,12 @@ def scenario(connections: int, frequency: int, minutes: float, records: int) -> 
             lags.append(max(gap - frequency, 0.0))
     waits, holds = lock_timings(dagster_home, start)
     seconds = (end - start).total_seconds()
-    same_worker = pid is not None and pid == pid_end
+    same_worker = first is not None and last is not None and first[0] == last[0]
+    cpu_per_sync = (
+        round((last[1] - first[1]) / max(last[2] - first[2], 1), 3)
+        if same_worker and first and last
+        else None
+    )
     return {
         "connections": connections,
         "frequency_seconds": frequency,
@@ -284,9 +296,7 @@ def scenario(connections: int, frequency: int, minutes: float, records: int) -> 
         "interval_p95_seconds": round(percentile(intervals, 95), 2) if intervals else None,
         "start_lag_median_seconds": round(statistics.median(lags), 2) if lags else None,
         "start_lag_p95_seconds": round(percentile(lags, 95), 2) if lags else None,
-        "cpu_seconds_per_sync": (
-            round((cpu_end - cpu_start) / len(rows), 3) if rows and same_worker else None
-        ),
+        "cpu_seconds_per_sync": cpu_per_sync,
         "lock_wait_median_seconds": round(statistics.median(waits), 3) if waits else None,
         "lock_hold_median_seconds": round(statistics.median(holds), 3) if holds else None,
         "lock_hold_p95_seconds": round(percentile(holds, 95), 3) if holds else None,

@@ -5,7 +5,7 @@ order: b. plain dlt, a. fetch floor, c. syncs initial full refresh, d. syncs ful
 after 1% updated and 0.5% deleted (its change events must be exactly those), e. syncs
 incremental after another 1% updated; then c and e again at N/10. Peak memory (RSS) is
 taken per stage process. Figures go to ``bench/results.json`` and ``bench/results.md``,
-stages listed a to e.
+stages listed a to e. Then the real-time stage (``bench.realtime``, its own figures).
 """
 
 from __future__ import annotations
@@ -178,6 +178,8 @@ def main() -> None:
     lines += [f"| {k} | {v} | {met[targets.get(k)]} |" for k, v in ratios.items()]
     (args.output.with_suffix(".md")).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    print("\nreal time (python -m bench.realtime)", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.realtime"], cwd=HERE.parent, check=True)
 
 
 if __name__ == "__main__":

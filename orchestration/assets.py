@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from orchestration.checks import in_run_check_specs, run_evaluations
 from orchestration.metadata import model_metadata
-from orchestration.naming import MODE_TAG, model_key, sync_op_name
+from orchestration.naming import MODE_TAG, SYNC_TYPE_TAG, model_key, sync_op_name
 from orchestration.partitions import connection_partitions
 from pipelines.engine.sync import SyncFailed, reset
 from pipelines.home import Home
@@ -73,15 +73,52 @@ def _column_type(annotation: Any) -> str:
     return " | ".join(str(n) for n in names) or "any"
 
 
+SYNC_COLUMNS = [
+    TableColumn("_syncs_first_seen_at", "datetime", description="When syncs first saw the record."),
+    TableColumn(
+        "_syncs_last_modified_at", "datetime", description="When the record last changed here."
+    ),
+    TableColumn(
+        "_syncs_last_action", "str", description="Its last change: ADDED, UPDATED or DELETED."
+    ),
+    TableColumn(
+        "_syncs_deleted_at",
+        "datetime",
+        description="When it was deleted (the row stays, soft-deleted); null while it lives.",
+    ),
+    TableColumn("_syncs_cursor", "int", description="Change-event cursor of its last change."),
+    TableColumn("_syncs_run_id", "str", description="The engine run of its last change."),
+    TableColumn(
+        "_syncs_rejected_reason",
+        "str",
+        description="Why its latest version failed validation (the row keeps the last good one).",
+    ),
+]
+
+
 def column_schema(schema: type[BaseModel]) -> TableSchema:
+    """The table's columns as users query them: the API's fields described by the model's
+    own field descriptions, then what syncs keeps per record."""
     return TableSchema(
         columns=[
-            TableColumn("connection_id", "str", description="the connection the record came from"),
+            TableColumn("connection_id", "str", description="The connection the record came from."),
             *(
                 TableColumn(name, _column_type(field.annotation), description=field.description)
                 for name, field in schema.model_fields.items()
             ),
+            *SYNC_COLUMNS,
         ]
+    )
+
+
+def asset_description(spec: IntegrationSpec, sync: SyncSpec, model: str) -> str:
+    what = spec.model(model).description or model
+    return (
+        f"{spec.title} {what}: table `{spec.name}.{model}` in the warehouse, one row per "
+        f"record and connection (partition), kept by the sync `{sync.name}` (every "
+        f"{format_duration(sync.default_frequency)} unless a connection says otherwise; a full "
+        f"refresh every {format_duration(sync.full_refresh_frequency)}). Deleted records stay, "
+        "soft-deleted; every change is a row of `syncs.change_events`."
     )
 
 
@@ -114,7 +151,7 @@ def sync_assets(
         AssetSpec(
             key=model_key(spec.name, name),
             group_name=spec.name,
-            description=spec.model(name).description or f"{spec.title} {name}",
+            description=asset_description(spec, sync, name),
             kinds={"dlt", "duckdb"},
             metadata={
                 "dagster/table_name": f"{spec.name}.{name}",
@@ -165,6 +202,9 @@ def sync_assets(
             raise _failure(failure) from failure
         except SyncsError as error:
             raise Failure(description=str(error), allow_retries=error.retryable) from error
+        context.instance.add_run_tags(
+            context.run.run_id, {MODE_TAG: result.mode, SYNC_TYPE_TAG: result.sync_type}
+        )
         context.log.info(
             f"{result.sync_type} run {result.run_id}: "
             + ", ".join(

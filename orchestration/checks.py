@@ -19,14 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetCheckEvaluation,
-    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     MetadataValue,
     PreviewWarning,
-    multi_asset_check,
 )
 
 from orchestration.naming import model_key
@@ -54,7 +51,7 @@ DESCRIPTIONS = {
 }
 
 
-IN_RUN = (SUCCEEDED_CHECK, DUPLICATES_CHECK, REJECTED_CHECK)
+IN_RUN = (SUCCEEDED_CHECK, DUPLICATES_CHECK, REJECTED_CHECK, FRESHNESS_CHECK)
 
 
 def check_specs(
@@ -78,7 +75,10 @@ def check_specs(
 
 
 def in_run_check_specs(spec: IntegrationSpec, sync: SyncSpec) -> list[AssetCheckSpec]:
-    """The checks every run of the sync evaluates on the connection it synced."""
+    """The checks of the sync's assets, on the connection a run synced; a run that succeeded
+    is also fresh. They are declared on the sync's own assets, so a run of the assets (from
+    the UI, say) evaluates them all itself and runs nothing else; the freshness job logs
+    ``fresh`` for every connection between runs."""
     return check_specs(spec, sync, IN_RUN)
 
 
@@ -145,6 +145,15 @@ def run_evaluations(home: Home, spec: IntegrationSpec, result: SyncResult) -> li
                         "run_id": MetadataValue.text(result.run_id),
                         "sync_type": MetadataValue.text(result.sync_type),
                     },
+                )
+            )
+            out.append(
+                Evaluation(
+                    model,
+                    FRESHNESS_CHECK,
+                    True,
+                    {"last_success": MetadataValue.text(result.finished_at.isoformat())},
+                    description="fresh: synced just now",
                 )
             )
             duplicates: list[tuple[str, int]] = []
@@ -265,25 +274,3 @@ def freshness_evaluations(
         verdict = freshness(connection, sync, last.get(connection.connection_id), now)
         for evaluation in spread(verdict, sync):
             yield connection.connection_id, evaluation
-
-
-def freshness_checks(spec: IntegrationSpec, sync: SyncSpec) -> AssetChecksDefinition:
-    """``fresh`` on the sync's assets; run for one connection from the UI, it judges that
-    connection now (the freshness job judges all of them every five minutes)."""
-
-    @multi_asset_check(
-        name=f"{spec.name}_{sync.name}_freshness",
-        specs=check_specs(spec, sync, [FRESHNESS_CHECK]),
-        can_subset=True,
-    )
-    def _check(context: AssetCheckExecutionContext) -> Iterable[AssetCheckResult]:
-        home = Home.from_env()
-        connection = Connections(home).get(context.partition_key)
-        last = last_successes(home, spec.name, sync.name).get(connection.connection_id)
-        verdict = freshness(connection, sync, last, datetime.now(UTC))
-        selected = {k.asset_key for k in context.selected_asset_check_keys}
-        for evaluation in spread(verdict, sync):
-            if model_key(spec.name, evaluation.model) in selected:
-                yield evaluation.result(spec.name)
-
-    return _check

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dagster import (
-    AssetChecksDefinition,
     AssetsDefinition,
     AssetSelection,
+    AssetSpec,
     DefaultScheduleStatus,
     Definitions,
     RetryPolicy,
@@ -34,10 +34,10 @@ from dagster import (
 )
 
 from orchestration.assets import RETRY_POLICY, sync_assets
-from orchestration.checks import freshness_checks
 from orchestration.freshness import freshness_job
 from orchestration.naming import sync_job_name, sync_keys
 from orchestration.notifications import dispatcher_sensor
+from orchestration.overview import overview_specs
 from orchestration.partitions import partition_sensor
 from orchestration.worker import sync_worker_job, worker_sensor
 from sources.registry import INTEGRATIONS
@@ -51,28 +51,23 @@ def build_definitions(
     *,
     retry_policy: RetryPolicy | None = RETRY_POLICY,
 ) -> Definitions:
-    assets: list[AssetsDefinition] = []
-    checks: list[AssetChecksDefinition] = []
+    assets: list[AssetsDefinition | AssetSpec] = [*overview_specs(integrations)]
     jobs = []
     sensors: list[SensorDefinition] = [dispatcher_sensor(), worker_sensor()]
     for spec in integrations.values():
         sensors.append(partition_sensor(spec))
         for sync in spec.syncs.values():
             assets.append(sync_assets(spec, sync, retry_policy=retry_policy))
-            freshness_of_sync = freshness_checks(spec, sync)
-            checks.append(freshness_of_sync)
             jobs.append(
                 define_asset_job(
                     name=sync_job_name(spec, sync),
-                    selection=AssetSelection.assets(*sync_keys(spec, sync))
-                    - AssetSelection.checks(freshness_of_sync),
+                    selection=AssetSelection.assets(*sync_keys(spec, sync)),
                     description=f"{spec.title} sync {sync.name!r} for one connection, by hand.",
                 )
             )
     freshness = freshness_job(integrations)
     return Definitions(
         assets=assets,
-        asset_checks=checks,
         jobs=[*jobs, sync_worker_job, freshness],
         sensors=sensors,
         schedules=[

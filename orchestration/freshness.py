@@ -1,4 +1,5 @@
-"""The freshness job: every connection's ``fresh`` check, on its own partition.
+"""The freshness job: every connection's ``fresh`` check, on its own partition, and the
+overview assets (``orchestration.overview``).
 
 A connection that stopped syncing produces no run to check it, so freshness is evaluated
 on a schedule, for every connection of every sync at once, from the warehouse's record of
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from dagster import JobDefinition, OpExecutionContext, in_process_executor, job, op
 
 from orchestration.checks import freshness_evaluations
+from orchestration.overview import overview
 from pipelines.home import Home
 from sources.spec import IntegrationSpec
 
@@ -30,6 +32,8 @@ def freshness_job(integrations: Mapping[str, IntegrationSpec]) -> JobDefinition:
                     if not evaluation.passed and evaluation.model == sync.models[0]:
                         stale += 1
         context.log.info(f"{stale} stale connection-syncs")
+        for materialization in overview(home, integrations):
+            context.log_event(materialization)
 
     @job(
         name=FRESHNESS_JOB,

@@ -9,6 +9,9 @@ from sources.spec import IntegrationSpec, SyncSpec
 MODE_TAG = "syncs/mode"
 """Run tag: ``full`` makes the run a full refresh (list everything, infer deletions)."""
 
+SYNC_TYPE_TAG = "syncs/sync_type"
+"""Run tag, set by the run: what the sync was (INITIAL, INCREMENTAL or FULL)."""
+
 TRIGGER_TAG = "syncs/trigger"
 """Run tag: what asked for the run (``schedule`` or ``full_refresh_schedule``)."""
 

@@ -20,6 +20,7 @@ Docker, Celery): no scheduler, queue or worker process of our own.
 """
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -62,6 +63,8 @@ from sources.registry import INTEGRATIONS
 WORKER_JOB = "sync_worker"
 WORKER_TAG = "syncs/worker"
 WORKER_SENSOR = "sync_workers"
+WORKER_SYNCS_TAG = "syncs/worker_syncs"
+WORKER_CPU_TAG = "syncs/worker_cpu_seconds"
 SENSOR_INTERVAL_SECONDS = 10
 RENEW_EVERY_SECONDS = 30.0
 WRITER_LINGER_SECONDS = 0.5
@@ -105,6 +108,7 @@ class Worker:
 
     home: Home
     report: Callable[[SyncResult], None]
+    progress: Callable[[int], None] | None = None
     shard: int = 0
     shards: int = 1
     threads: int = 4
@@ -116,20 +120,20 @@ class Worker:
         self.connections = Connections(self.home)
         self.runner = sync_runner(self.home, linger=WRITER_LINGER_SECONDS)
         self._last_renewal = time.monotonic()
+        self.done = 0
 
     def run(self, keep_going: Callable[[], bool]) -> int:
         """Sync until ``keep_going()`` says stop, then finish what runs; returns the count."""
-        done = 0
         with ThreadPoolExecutor(self.threads, thread_name_prefix="sync") as pool:
             while keep_going():
                 self._start_due(pool)
-                done += self._collect(timeout=self.poll_seconds)
+                self.done += self._collect(timeout=self.poll_seconds)
                 self._renew()
             while self.running:
-                done += self._collect(timeout=self.poll_seconds)
+                self.done += self._collect(timeout=self.poll_seconds)
                 self._renew()
         self.runner.writer.close()
-        return done
+        return self.done
 
     def _start_due(self, pool: ThreadPoolExecutor) -> None:
         room = self.threads - len(self.running)
@@ -168,6 +172,7 @@ class Worker:
         if time.monotonic() - self._last_renewal < RENEW_EVERY_SECONDS:
             return
         self._last_renewal = time.monotonic()
+        self.done = 0
         self.schedule.renew(list(self.running.values()), datetime.now(UTC))
 
 
@@ -192,9 +197,22 @@ def log_result(context: OpExecutionContext, home: Home, result: SyncResult) -> N
 def sync_due_connections(context: OpExecutionContext, config: WorkerConfig) -> None:
     home = Home.from_env()
     deadline = time.monotonic() + config.minutes * 60
+
+    def progress(done: int) -> None:
+        """What the run has done so far, on the run itself: syncs and CPU seconds."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        context.instance.add_run_tags(
+            context.run_id,
+            {
+                WORKER_SYNCS_TAG: str(done),
+                WORKER_CPU_TAG: f"{usage.ru_utime + usage.ru_stime:.2f}",
+            },
+        )
+
     worker = Worker(
         home,
         report=lambda result: log_result(context, home, result),
+        progress=progress,
         shard=config.shard,
         shards=config.shards,
         threads=config.threads,
@@ -204,6 +222,7 @@ def sync_due_connections(context: OpExecutionContext, config: WorkerConfig) -> N
     if recovered:
         context.log.info(f"wrote {len(recovered)} webhook messages of runs that ended without them")
     done = worker.run(lambda: time.monotonic() < deadline)
+    progress(done)
     context.log.info(f"synced {done} connection-syncs of shard {config.shard}/{config.shards}")
 
 

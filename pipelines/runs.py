@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipelines.engine.results import SyncResult
+from pipelines.engine.results import OUTSIDE_POLLS, SyncResult
 from pipelines.engine.sync import SyncRunner
 from pipelines.engine.writer import Writer
 from pipelines.home import Home
@@ -17,11 +17,14 @@ from sources.errors import ConfigError
 
 
 def scheduled(home: Home) -> Callable[[SyncResult], None]:
-    """The step that tells the schedule a run ended, so its next due time follows."""
+    """The step that tells the schedule a poll ended, so its next due time follows (records
+    that came by webhook or action leave the polling schedule as it was)."""
     schedule = Schedule(home)
     connections = Connections(home)
 
     def record(result: SyncResult) -> None:
+        if result.sync_type in OUTSIDE_POLLS:
+            return
         try:
             connection = connections.get(result.connection_id)
         except ConfigError:

@@ -126,6 +126,33 @@ def webhook_timeout() -> float:
     return number("SYNCS_WEBHOOK_TIMEOUT", 10.0, above_minimum=True)
 
 
+def public_url() -> str | None:
+    """``SYNCS_PUBLIC_URL``: the URL providers reach ``syncs serve`` at (https://syncs.example.com),
+    which signatures over the URL cover and subscriptions syncs registers point to; unset,
+    a request's own URL is used and subscribing needs ``--url``."""
+    value = raw("SYNCS_PUBLIC_URL")
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
+        raise SettingError(
+            "SYNCS_PUBLIC_URL", "it takes an http(s) URL such as https://syncs.example.com", value
+        )
+    return value
+
+
+def webhook_max_bytes() -> int:
+    """``SYNCS_WEBHOOK_MAX_BYTES``: the largest provider webhook body accepted (5 MiB)."""
+    value = raw("SYNCS_WEBHOOK_MAX_BYTES")
+    if value is None:
+        return 5 * 1024 * 1024
+    if not value.strip().isdigit() or int(value) < 1024:
+        raise SettingError(
+            "SYNCS_WEBHOOK_MAX_BYTES", "it takes a number of bytes, at least 1024", value
+        )
+    return int(value)
+
+
 def check_all() -> None:
     """Read every setting once, so a long-running process refuses a bad one at its start."""
     home_dir()
@@ -135,3 +162,5 @@ def check_all() -> None:
     query_copy()
     webhook_retry_schedule()
     webhook_timeout()
+    public_url()
+    webhook_max_bytes()

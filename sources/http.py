@@ -4,7 +4,10 @@ Built on dlt's ``RESTClient`` and its retrying ``Client`` (429, 5xx, connection 
 timeouts; exponential backoff; ``Retry-After`` honoured). What dlt does not do, and this
 module adds: a record of every attempt (method, redacted URL, status, duration, attempt
 number, time spent waiting), pacing on an API's own rate-limit headers before it answers
-429, and turning 401/403 into an ``AuthenticationError`` that names the connection.
+429, turning 401/403 into an ``AuthenticationError`` that names the connection, and
+retrying a successful answer whose JSON body does not decode (a body that ended early with
+a ``Content-Length`` that agrees, as a proxy or a crashing server sends it): dlt retries a
+connection that breaks mid-body, but hands such a body on as if it were whole.
 
 Pacing and ``Retry-After``: an answer that says when to come back (``Retry-After``, on a
 429 or any other status) decides the pause before the client's next request, whatever the
@@ -187,6 +190,24 @@ class _LoggedSession(Session):
                         error=error,
                     )
                 )
+
+
+def _is_json(response: requests.Response) -> bool:
+    return "json" in (response.headers.get("Content-Type") or "").lower()
+
+
+def undecodable(response: requests.Response | None, exception: BaseException | None = None) -> bool:
+    """A dlt retry predicate: a 2xx JSON answer whose body is not valid JSON. The body is
+    decoded once here and kept (``decoded_json``), so it costs no second parse."""
+    if response is None or not 200 <= response.status_code < 300 or not response.content:
+        return False
+    if not _is_json(response):
+        return False
+    try:
+        decoded_json(response)
+    except ValueError:
+        return True
+    return False
 
 
 class _LoggedClient(Client):
@@ -384,7 +405,7 @@ class ApiClient:
         self.connection_id = connection_id
         self.base_url = base_url.rstrip("/")
         self.rate_limited = rate_limited
-        conditions: list[RetryPredicate] = []
+        conditions: list[RetryPredicate] = [undecodable]
         if rate_limited is not None:
             conditions.append(lambda response, _: response is not None and rate_limited(response))
         if retry_condition is not None:
@@ -394,7 +415,7 @@ class ApiClient:
         self._client = _LoggedClient(
             request_log,
             pacer,
-            conditions or None,
+            conditions,
             request_timeout=settings.timeout,
             request_max_attempts=settings.max_attempts,
             request_backoff_factor=settings.backoff_factor,
@@ -486,6 +507,13 @@ class ApiClient:
                 "from the last good cursor"
             )
         check_response(response, self.connection_id)
+        if undecodable(response):
+            raise TransientError(
+                f"connection {self.connection_id!r}: {response.request.method} "
+                f"{redact(response.url)} answered {response.status_code} with a body that is not "
+                f"valid JSON ({len(response.content)} bytes), also after retries; the next run "
+                "resumes from the last good cursor"
+            )
 
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
@@ -582,9 +610,15 @@ class PageRecords(list[Any]):
     raw: RawPage | None = None
 
 
+_DECODED = "_syncs_decoded"
+
+
 def decoded_json(response: requests.Response) -> Any:
-    """The body decoded once; later ``response.json()`` calls (dlt's paginators) reuse it."""
+    """The body decoded once; later calls and ``response.json()`` (dlt's paginators) reuse it."""
+    if _DECODED in response.__dict__:
+        return response.__dict__[_DECODED]
     body = json.loads(response.content)
+    response.__dict__[_DECODED] = body
     response.json = lambda **_: body  # type: ignore[method-assign]
     return body
 

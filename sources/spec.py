@@ -23,6 +23,7 @@ from sources.errors import ConfigError
 
 if TYPE_CHECKING:
     from sources.http import RequestLog
+    from sources.webhooks import WebhookSpec
 
 SyncMode = Literal["incremental", "full"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -35,7 +36,10 @@ class ModelSpec:
 
     ``cursor`` says how incremental runs continue (``sources.cursors``); ``locator`` names
     the record fields besides ``id`` that fetching one record by id needs (GitHub's
-    repository and number), kept for a record that must be read again.
+    repository and number), kept for a record that must be read again. ``version`` names
+    the field holding the provider's version of a record (its last-modified time, or a
+    number that grows with every change): a fresh row older than the stored one never
+    replaces it, whether a poll or a webhook brought it.
     """
 
     name: str
@@ -45,6 +49,7 @@ class ModelSpec:
     shape: RecordShape | None = None
     cursor: CursorSpec = field(default_factory=CursorSpec.none)
     locator: tuple[str, ...] = ()
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,7 @@ class IntegrationSpec(Generic[ConfigT, CredentialsT]):
     fetch: FetchFn[ConfigT, CredentialsT] | None = None
     sandbox: Callable[..., Any] | None = None
     description: str = ""
+    webhooks: WebhookSpec | None = None
 
     def model(self, name: str) -> ModelSpec:
         return self.models[name]

@@ -189,3 +189,22 @@ CHANGES = (
     Param("filter", "list", "only these actions", choices=ACTION_CHOICES),
     Param("limit", "integer", "events per page", minimum=1, maximum=MAX_LIMIT, default=100),
 )
+
+INBOX = (
+    Param(
+        "status",
+        "string",
+        "only events in this state",
+        choices=("received", "applied", "unmatched", "paused", "ignored", "failed"),
+    ),
+    Param("integration", "string", "only this integration's events"),
+    Param("connection_id", "string", "only events routed to this connection"),
+    Param(
+        "after",
+        "integer",
+        "events after this inbox id: 0 for all, then the previous page's next_after",
+        minimum=0,
+        default=0,
+    ),
+    Param("limit", "integer", "events per page", minimum=1, maximum=1000, default=100),
+)

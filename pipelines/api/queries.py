@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from pipelines.engine.compare import HASH_COLUMNS
+from pipelines.engine.results import OUTSIDE_POLLS
 from pipelines.engine.warehouse import (
     API_READ_WAIT_SECONDS,
     quote,
@@ -41,11 +42,13 @@ METADATA = {
     "_syncs_deleted_at": "deleted_at",
     "_syncs_cursor": "cursor",
     "_syncs_run_id": "run_id",
+    "_syncs_sync_type": "sync_type",
     "_syncs_rejected_reason": "rejected_reason",
     "_syncs_rejected_at": "rejected_at",
 }
 
 HIDDEN = ", ".join(name for name, _ in HASH_COLUMNS)
+POLLS_ONLY = "(" + ", ".join(f"'{t}'" for t in sorted(OUTSIDE_POLLS)) + ")"
 
 
 class NotFound(SyncsError):
@@ -202,7 +205,7 @@ def read_changes(
         rows = _rows_if_table(
             con,
             "SELECT cursor, connection_id, integration, sync, model, record_id, action, "
-            "run_id, changed_fields, changes, occurred_at FROM syncs.change_events "
+            "run_id, sync_type, changed_fields, changes, occurred_at FROM syncs.change_events "
             f"WHERE {' AND '.join(where)} ORDER BY cursor LIMIT ?",
             [*params, limit],
         )
@@ -218,18 +221,21 @@ def read_changes(
 
 
 def sync_status(home: Home, connection_id: str) -> dict[str, Any]:
-    """Per sync of a connection: its last run and counts, cursors, and when it runs next."""
+    """Per sync of a connection: its last poll and counts, cursors, when it runs next, and
+    when records last arrived through the provider's webhooks."""
     found = connection(home, connection_id)
     spec = found.spec
     runs: dict[str, dict[str, Any]] = {}
     model_counts: dict[str, list[dict[str, Any]]] = {}
     last_success: dict[str, Any] = {}
+    last_webhook: dict[str, Any] = {}
     cursors: dict[tuple[str, str], Any] = {}
     with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
         if con is not None and table_exists(con, "syncs", "sync_runs"):
             for run in _rows(
                 con,
                 "SELECT * FROM syncs.sync_runs WHERE connection_id = ? "
+                f"AND sync_type NOT IN {POLLS_ONLY} "
                 "QUALIFY row_number() OVER (PARTITION BY sync ORDER BY started_at DESC) = 1",
                 [connection_id],
             ):
@@ -237,10 +243,18 @@ def sync_status(home: Home, connection_id: str) -> dict[str, Any]:
             for row in _rows(
                 con,
                 "SELECT sync, max(finished_at) AS at FROM syncs.sync_runs "
-                "WHERE connection_id = ? AND status = 'success' GROUP BY sync",
+                f"WHERE connection_id = ? AND status = 'success' AND sync_type NOT IN {POLLS_ONLY} "
+                "GROUP BY sync",
                 [connection_id],
             ):
                 last_success[row["sync"]] = row["at"]
+            for row in _rows(
+                con,
+                "SELECT sync, max(finished_at) AS at FROM syncs.sync_runs "
+                "WHERE connection_id = ? AND sync_type = 'WEBHOOK' GROUP BY sync",
+                [connection_id],
+            ):
+                last_webhook[row["sync"]] = row["at"]
             run_ids = [r["run_id"] for r in runs.values()]
             if run_ids:
                 for row in _rows(
@@ -300,6 +314,7 @@ def sync_status(home: Home, connection_id: str) -> dict[str, Any]:
                 "frequency_seconds": int(frequency.total_seconds()),
                 "last_run": last_run,
                 "last_success_at": jsonable(last_success.get(name)),
+                "last_webhook_at": jsonable(last_webhook.get(name)),
                 "next_run_at": next_run,
                 "cursors": {m: cursors.get((name, m)) for m in sync.models},
             }

@@ -1,9 +1,12 @@
-"""``syncs serve``: the records API (Starlette on uvicorn) and the webhook dispatcher.
+"""``syncs serve``: the records API (Starlette on uvicorn), the providers' webhooks, the
+applier of their events and the webhook dispatcher.
 
 The application that embeds syncs gets a webhook after every sync, then reads exactly the
 changed records from its cursor here; it can also follow the change-event feed, see each
-sync's status and run a sync now. Every endpoint but ``/health`` and ``/openapi.json``
-needs the bearer API key.
+sync's status and run a sync now. Providers post their webhooks to
+``/webhooks/{integration}`` (``pipelines.ingress``), which take no API key: the provider's
+signature is their check. Every other endpoint but ``/health`` and ``/openapi.json`` needs
+the bearer API key.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,17 +34,26 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines import settings
 from pipelines.api import queries as api_queries
-from pipelines.api.params import CHANGES, RECORDS, BadParameter, Param, parse_query
+from pipelines.api.params import CHANGES, INBOX, RECORDS, BadParameter, Param, parse_query
 from pipelines.api.queries import NotFound, jsonable
 from pipelines.api.triggers import MODES, Busy, SyncTriggers
 from pipelines.cli.arguments import PORT
+from pipelines.engine.writer import Writer
 from pipelines.home import Home
+from pipelines.ingress.applier import Applier
+from pipelines.ingress.inbox import STATUSES, Inbox
+from pipelines.ingress.receive import Ingress, TooLarge
 from pipelines.notify.dispatcher import Attempt, Dispatcher
+from pipelines.runs import after_each_run
 from pipelines.store.api_keys import ensure_api_key, key_matches
 from sources.errors import ConfigError, SyncsError
 
 log = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+PROVIDER_WEBHOOKS = "/webhooks/"
+# How long the applier's warehouse connection stays open after a commit for the next one:
+# reopening costs a checkpoint (about 0.2 s) that a burst of webhooks would pay each time.
+APPLIER_LINGER = 0.5
 
 
 class JSON(Response):
@@ -62,7 +75,11 @@ class RequireApiKey:
         self.key_hashes = key_hashes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in PUBLIC_PATHS
+            or (scope["path"].startswith(PROVIDER_WEBHOOKS) and scope["method"] == "POST")
+        ):
             await self.app(scope, receive, send)
             return
         scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
@@ -87,9 +104,73 @@ def _query(request: Request, params: tuple[Param, ...]) -> dict[str, Any]:
     return parse_query(request.query_params.multi_items(), params, request.url.path)
 
 
-def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
-    """The API over one ``SYNCS_HOME``; only requests with one of these key hashes pass."""
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    home: Home, key_hashes: frozenset[str], *, ingress: Ingress | None = None
+) -> Starlette:
+    """The API over one ``SYNCS_HOME``; only requests with one of these key hashes pass.
+    ``ingress`` receives the providers' webhooks (one that wakes nothing if not given)."""
     triggers = SyncTriggers(home)
+    ingress = ingress or Ingress(home)
+    inbox = Inbox(home)
+
+    async def provider_webhook(request: Request) -> Response:
+        integration = request.path_params["integration"]
+        try:
+            body = await _read_body(request, ingress.max_bytes)
+        except TooLarge:
+            log.warning("refused a %s webhook over %d bytes", integration, ingress.max_bytes)
+            return error(
+                413,
+                "too_large",
+                f"the body is over {ingress.max_bytes} bytes (SYNCS_WEBHOOK_MAX_BYTES)",
+            )
+        answer = await run_in_threadpool(
+            ingress.receive,
+            integration,
+            request.path_params.get("connection_id"),
+            method=request.method,
+            own_base=f"{request.url.scheme}://{request.url.netloc}",
+            path=request.url.path,
+            query=request.url.query,
+            headers=dict(request.headers),
+            body=body,
+        )
+        if answer.raw is not None:
+            return Response(answer.raw, status_code=answer.status, media_type=answer.content_type)
+        return JSON(dict(answer.body or {}), status_code=answer.status)
+
+    def inbox_events(request: Request) -> JSON:
+        q = _query(request, INBOX)
+        if q["status"] is not None and q["status"] not in STATUSES:
+            raise BadParameter("status", f"status takes {', '.join(STATUSES)}, got {q['status']!r}")
+        events = inbox.list(
+            status=q["status"],
+            integration=q["integration"],
+            connection_id=q["connection_id"],
+            after=q["after"],
+            limit=q["limit"],
+        )
+        return JSON(
+            {
+                "events": events,
+                "next_after": events[-1]["inbox_id"] if events else q["after"],
+                "has_more": len(events) == q["limit"],
+                "counts": inbox.counts(),
+            }
+        )
 
     def records(request: Request) -> JSON:
         q = _query(request, RECORDS)
@@ -246,6 +327,9 @@ def create_app(home: Home, key_hashes: frozenset[str]) -> Starlette:
             Route("/connections/{connection_id}/syncs", connection_syncs),
             Route("/syncs/trigger", trigger, methods=["POST"]),
             Route("/syncs/triggers/{trigger_id}", trigger_status),
+            Route("/inbox", inbox_events),
+            Route("/webhooks/{integration}", provider_webhook, methods=["POST"]),
+            Route("/webhooks/{integration}/{connection_id}", provider_webhook, methods=["POST"]),
         ],
         exception_handlers=handlers,
     )
@@ -311,6 +395,10 @@ def openapi_document() -> dict[str, Any]:
                         "deleted_at": {"type": ["string", "null"], "format": "date-time"},
                         "cursor": {"type": "integer"},
                         "run_id": {"type": "string"},
+                        "sync_type": {
+                            "enum": ["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK", "ACTION", None],
+                            "description": "where the record's last change came from",
+                        },
                         "rejected_reason": {"type": ["string", "null"]},
                         "rejected_at": {"type": ["string", "null"], "format": "date-time"},
                     },
@@ -359,6 +447,7 @@ def openapi_document() -> dict[str, Any]:
                     "additionalProperties": False,
                 },
                 "Trigger": {"type": "object"},
+                "Inbox": {"type": "object"},
             },
         },
         "security": [{"bearer": []}],
@@ -399,6 +488,26 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "What a triggered sync did",
                     "parameters": [{**path_param, "name": "trigger_id"}],
                     "responses": answers(200, "Trigger", 404),
+                }
+            },
+            "/inbox": {
+                "get": {
+                    "summary": "Providers' webhook events: received, applied, unmatched, paused",
+                    "parameters": [p.openapi() for p in INBOX],
+                    "responses": answers(200, "Inbox", 400),
+                }
+            },
+            "/webhooks/{integration}": {
+                "post": {
+                    "security": [],
+                    "summary": "A provider's webhook (checked with the provider's signature)",
+                    "parameters": [{**path_param, "name": "integration"}],
+                    "responses": {
+                        "200": {"description": "kept in the inbox (or a duplicate)"},
+                        "400": {"description": "a body that cannot be read"},
+                        "401": {"description": "unsigned, forged or expired"},
+                        "413": {"description": "over SYNCS_WEBHOOK_MAX_BYTES"},
+                    },
                 }
             },
             "/health": {"get": {"security": [], "responses": {"200": {"description": "up"}}}},
@@ -466,19 +575,20 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -
     home = Home.from_env()
     sock = bind(host, port)
     hashes, shown = ensure_api_key(home, regenerate=new_key)
-    app = create_app(home, hashes)
-    server = ApiServer(app, host, port, sock=sock)
 
     def show(attempt: Attempt) -> None:
         from pipelines.cli.webhooks import format_attempt
 
         print(format_attempt(attempt), flush=True)
 
-    dispatcher = Dispatcher(home, on_attempt=show).start()
+    realtime = Realtime(home, on_attempt=show).start()
+    app = create_app(home, hashes, ingress=realtime.ingress)
+    server = ApiServer(app, host, port, sock=sock)
     if shown:
         print(f"API key (shown once; send it as 'Authorization: Bearer <key>'): {shown}")
     print(
         f"records API on {server.url} (OpenAPI at {server.url}/openapi.json); "
+        f"providers' webhooks at {server.url}/webhooks/INTEGRATION; "
         "delivering webhooks; Ctrl-C to stop",
         flush=True,
     )
@@ -488,9 +598,37 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, new_key: bool = False) -
     except KeyboardInterrupt:
         pass
     finally:
-        dispatcher.stop()
+        realtime.stop()
         app.state.triggers.join(timeout=1)
     return 0
+
+
+class Realtime:
+    """What ``syncs serve`` runs beside the API: the ingress of providers' webhooks, the
+    applier of their events (woken the moment events are stored) and the dispatcher of the
+    app's webhooks (woken the moment a run's messages are written)."""
+
+    def __init__(self, home: Home, *, on_attempt: Any = None) -> None:
+        self.dispatcher = Dispatcher(home, on_attempt=on_attempt)
+        notify = after_each_run(home)
+
+        def announced(result: Any) -> None:
+            notify(result)
+            self.dispatcher.wake()
+
+        self.writer = Writer(home, linger=APPLIER_LINGER)
+        self.applier = Applier(home, writer=self.writer, on_result=announced)
+        self.ingress = Ingress(home, on_stored=self.applier.wake)
+
+    def start(self) -> Realtime:
+        self.dispatcher.start()
+        self.applier.start()
+        return self
+
+    def stop(self) -> None:
+        self.applier.stop()
+        self.writer.close()
+        self.dispatcher.stop()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

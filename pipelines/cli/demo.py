@@ -2,8 +2,9 @@
 
 Runs offline on the embedded defaults: sandboxes on loopback, the DuckDB warehouse and
 control store under ``SYNCS_HOME``. A webhook receiver on loopback gets and verifies the
-signed webhook of every (connection, model) after each round. Running it again starts the
-demo connections afresh.
+signed webhook of every (connection, model) after each round; at the end a change in the
+HubSpot sandbox reaches it through HubSpot's own webhook, without a poll. Running it again
+starts the demo connections afresh.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def run_demo(records: int = 200, out: Any = None) -> int:
             spec, demo = demos[0]
             first_model = next(iter(spec.syncs.values())).models[0]
             hooks.read_back(demo.accounts[0].connection_id, spec.name, first_model)
+        hubspot = next(((s, d) for s, d in demos if s.name == "hubspot"), None)
+        if hubspot is not None:
+            hooks.realtime(*hubspot)
         out.write(
             f"\nThe warehouse is {home.warehouse}; query it with DuckDB, list the latest "
             "events with `syncs changes`, or serve the records API over it with `syncs serve`. "

@@ -1,4 +1,5 @@
-"""The webhook half of ``syncs demo``: a receiver, deliveries after each round, a read-back.
+"""The webhook half of ``syncs demo``: a receiver, deliveries after each round, a read-back,
+and a change that arrives through the provider's own webhook.
 
 The demo's connections get their own endpoint (so an endpoint the environment already
 has is left alone) pointing at a receiver on loopback that verifies each webhook with
@@ -8,17 +9,20 @@ back through the records API, served for the moment with a throwaway key.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
 
-from pipelines.api.server import ApiServer, create_app
+from pipelines.api.server import ApiServer, Realtime, create_app
 from pipelines.home import Home
+from pipelines.ingress.secrets import ProviderSecrets
 from pipelines.notify.dispatcher import RetryPolicy, deliver_due
 from pipelines.notify.endpoints import WebhookEndpoints
 from pipelines.notify.receiver import ReceivedWebhook, WebhookReceiver, describe
 from pipelines.notify.signing import new_secret
 from pipelines.store.api_keys import hash_key, new_key
+from sources.spec import IntegrationSpec
 
 
 class DemoWebhooks:
@@ -95,6 +99,42 @@ class DemoWebhooks:
             f"  {len(page['records'])} records; the webhook said added {body['counts']['added']}, "
             f"updated {body['counts']['updated']}, deleted {body['counts']['deleted']}\n"
         )
+
+    def realtime(self, spec: IntegrationSpec, demo: Any) -> float | None:
+        """A change made in the sandbox reaching the receiver through the provider's own
+        webhook, with no poll: ``syncs serve``'s ingress, applier and dispatcher on
+        loopback, the sandbox subscribed to it. Returns the seconds it took."""
+        account = demo.accounts[0]
+        token = account.credentials["access_token"]
+        secret = "demo-app-client-secret"
+        ProviderSecrets(self.home).set(spec.name, secret)
+        realtime = Realtime(self.home).start()
+        server = ApiServer(
+            create_app(self.home, frozenset({hash_key(new_key())}), ingress=realtime.ingress)
+        ).start()
+        try:
+            demo.client.subscribe(token, f"{server.url}/webhooks/{spec.name}", secret)
+            self.out.write(
+                f"\n== real time: a change in the sandbox, sent by {spec.title}'s own webhook ==\n"
+                f"{spec.title} sends its webhooks to {server.url}/webhooks/{spec.name}\n"
+            )
+            before = len(self.receiver.received)
+            record_id = demo.client.ids(token, "contacts")[0]
+            started = time.perf_counter()
+            demo.client.update(token, "contacts", record_id, {"jobtitle": "Head of Real Time"})
+            arrived = self.receiver.wait_for(before + 1, timeout=15)
+            took = time.perf_counter() - started
+            if len(arrived) <= before:
+                self.out.write("  no webhook arrived within 15 s\n")
+                return None
+            self.out.write(
+                f"  {account.connection_id}: contact {record_id}'s job title changed; the app's "
+                f"webhook arrived {took * 1000:.0f} ms later, without a poll\n"
+            )
+            return took
+        finally:
+            server.stop()
+            realtime.stop()
 
     def stop(self) -> None:
         self.receiver.stop()

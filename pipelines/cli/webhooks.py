@@ -1,4 +1,5 @@
-"""``syncs webhooks …``: endpoints, the delivery log, replays and the dispatcher."""
+"""``syncs webhooks …``: endpoints, the delivery log, replays and the dispatcher; the
+providers' side (secrets, inbox, subscriptions) is ``pipelines.cli.provider_webhooks``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
+from pipelines.cli import provider_webhooks
 from pipelines.cli.arguments import seconds, whole_number
 from pipelines.home import Home
 from pipelines.notify.dispatcher import (
@@ -50,6 +52,8 @@ def _endpoint_line(e: Endpoint) -> str:
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
+    if args.action in provider_webhooks.ACTIONS:
+        return provider_webhooks.run(args)
     home = Home.from_env()
     endpoints = WebhookEndpoints(home)
     action = args.action
@@ -155,7 +159,10 @@ def _dispatch(home: Home, *, once: bool, interval: float) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    hooks = sub.add_parser("webhooks", help="webhook endpoints, deliveries, replays, dispatcher")
+    hooks = sub.add_parser(
+        "webhooks",
+        help="webhook endpoints, deliveries, replays, dispatcher; providers' webhooks",
+    )
     wsub = hooks.add_subparsers(dest="action", required=True)
     add = wsub.add_parser("add", help="add the environment's endpoint, or a connection's own")
     add.add_argument("url")
@@ -193,4 +200,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dp = wsub.add_parser("dispatch", help="deliver due webhooks (in a loop unless --once)")
     dp.add_argument("--once", action="store_true")
     dp.add_argument("--interval", type=seconds(0, 3600), default=1.0, help="seconds between polls")
+    provider_webhooks.register(wsub)
     hooks.set_defaults(func=cmd_webhooks)

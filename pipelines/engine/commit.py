@@ -2,7 +2,7 @@
 bookkeeping.
 
 The same for every way records arrive — a poll's listing (the Parquet files dlt landed),
-a provider's webhook or an action's answer (Arrow tables) — so change events, record
+a provider's webhook or an action's answer (Arrow tables, ``pipelines.engine.apply``) — so change events, record
 metadata, the records due again, cursors and the run's rows are written one way, in one
 transaction: they commit together or not at all.
 """
@@ -85,7 +85,9 @@ def commit(con: duckdb.DuckDBPyConnection, job: Commit) -> None:
                 max_deletions=job.max_deletions,
                 confirm_deletions=job.confirm_deletions,
                 rejected=landed.rejected,
+                sync_type=result.sync_type,
             )
+            result.models[model_name].table_rows = _live_rows(con, spec.name, model_name)
             store_due(
                 con,
                 connection_id=result.connection_id,
@@ -129,3 +131,11 @@ def commit(con: duckdb.DuckDBPyConnection, job: Commit) -> None:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
+
+
+def _live_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    """Live rows of a record table, every connection's: what Dagster shows as its row count."""
+    row = con.execute(
+        f"SELECT count(*) FROM {quote(schema)}.{quote(table)} WHERE _syncs_deleted_at IS NULL"
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -13,9 +13,16 @@ rows are written without a join.
 
 A full listing is believed only so far: one that would delete more of the model's live rows
 than its ``DeletionLimit`` allows (a page the API dropped looks like records gone), or that
-returned nothing where the table had rows, is applied without those deletions. They are
+returned nothing where the table had rows, or that held records without an id (any stored
+record it did not list may be one of them), is applied without those deletions. They are
 held — counted, noted, the model marked suspicious — until a full listing runs with
 ``confirm_deletions``.
+
+The provider's version decides first: for a model that declares one (``ModelSpec.version``,
+a last-modified time or a growing number), a fresh row whose version is older than the
+stored row's is no change at all, neither an update nor a refresh, so neither a late
+webhook nor a poll that read before one can put an older version back; a tombstone dated
+before the stored version does not delete. Equal versions compare by content.
 
 Rows are compared by two hashes of their columns (the non-volatile ones and the volatile
 ones), stored with each row when it is written, so the join reads two integers per stored
@@ -59,6 +66,7 @@ META_COLUMNS = [
     ("_syncs_deleted_at", "TIMESTAMPTZ"),
     ("_syncs_cursor", "BIGINT"),
     ("_syncs_run_id", "VARCHAR"),
+    ("_syncs_sync_type", "VARCHAR"),
 ]
 HASH = "_syncs_hash"
 VOLATILE_HASH = "_syncs_volatile_hash"
@@ -89,6 +97,7 @@ class ModelResult:
     unchanged: int = 0
     fetched: int = 0
     rows_total: int = 0
+    table_rows: int = 0
     suspicious: bool = False
     first_cursor: int | None = None
     last_cursor: int | None = None
@@ -120,7 +129,7 @@ def ensure_record_table(
         con.execute(f"CREATE TABLE {target} (connection_id VARCHAR NOT NULL, {defs}, {meta})")
     else:
         existing = {n for n, _ in relation_columns(con, target)}
-        for name, dtype in data_columns + HASH_COLUMNS + REJECTION_COLUMNS:
+        for name, dtype in data_columns + META_COLUMNS + HASH_COLUMNS + REJECTION_COLUMNS:
             if name not in existing:
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {dtype}")
     return [(n, t) for n, t in relation_columns(con, target) if n not in RESERVED]
@@ -186,14 +195,22 @@ def _build_diff(
     volatile: list[str],
     join: str,
     held: str = "false",
+    version: str | None = None,
 ) -> None:
     """``_diff``: one row per changed id, with its cursor, the stored row's rowid, the
     fresh row's hashes and its values of every column. The stored side brings
     only ids, hashes and the deletion mark into the join, so its hash table stays small
     however wide the rows are; the fresh values ride along the same read of the listing,
     and only the changed rows' are kept. A stored row for which ``held`` (SQL over ``t``)
-    is true is never a deletion."""
+    is true is never a deletion; a fresh row whose ``version`` column is older than the
+    stored row's is no change."""
     values = "".join(f", f.{quote(n)}" for n in stable + volatile)
+    older = (
+        f"WHEN t.id IS NOT NULL AND f.{quote(version)} < t.version THEN NULL"
+        if version is not None
+        else ""
+    )
+    stored_version = f", t.{quote(version)} AS version" if version is not None else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
@@ -207,6 +224,7 @@ def _build_diff(
                    CASE
                        WHEN f.id IS NULL THEN
                            CASE WHEN t.deleted_at IS NULL AND NOT t.held THEN 'DELETED' END
+                       {older}
                        WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN 'ADDED'
                        WHEN f.{DIFF_HASH} IS DISTINCT FROM t.stable THEN 'UPDATED'
                        WHEN f.{DIFF_VOLATILE_HASH} IS DISTINCT FROM t.volatile THEN 'TOUCHED'
@@ -223,6 +241,7 @@ def _build_diff(
             {join} (
                 SELECT t.rowid AS row_id, t.id, t._syncs_deleted_at AS deleted_at,
                        t.{HASH} AS stable, t.{VOLATILE_HASH} AS volatile, {held} AS held
+                       {stored_version}
                 FROM {target} t WHERE t.connection_id = ?
             ) t ON t.id = f.id
         ) WHERE {DIFF_ACTION} IS NOT NULL
@@ -260,11 +279,14 @@ def apply_snapshot(
     max_deletions: DeletionLimit = DEFAULT_DELETION_LIMIT,
     confirm_deletions: bool = False,
     rejected: str | None = None,
+    sync_type: str = "INCREMENTAL",
 ) -> ModelResult:
     """Compare this run's fresh rows of one model with the table and apply the changes.
 
     ``rejected`` holds the run's rejected records (``sources.records``): their ids are
-    kept out of the deletions, and their rows are marked with the reason.
+    kept out of the deletions, and their rows are marked with the reason. ``sync_type``
+    (INITIAL, INCREMENTAL, FULL, WEBHOOK, ACTION) is written on every change event and
+    changed row: where the change came from.
 
     One join of ids and hashes finds every change and gives each event its cursor
     (``_diff``: the ids that changed, with the stored row's rowid, the fresh hashes and
@@ -289,6 +311,7 @@ def apply_snapshot(
     volatile = [n for n in names if n in model.volatile_fields]
     ensure_row_hashes(con, integration, model.name, stable, volatile)
     types = dict(data_cols)
+    version = model.version if model.version in types else None
     fresh_names = {n for n, _ in landing_cols}
     select_cols = ", ".join(
         f"CAST({quote(n)} AS {types[n]}) AS {quote(n)}"
@@ -307,8 +330,9 @@ def apply_snapshot(
         con.execute(f"CREATE TEMP VIEW _fresh AS SELECT {nulls} LIMIT 0")
 
     def keep_last_copies() -> None:
+        newest = f"{quote(version)} DESC NULLS LAST, " if version is not None else ""
         last_fetched = (
-            f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {quote(SEQ)} DESC) = 1"
+            f" QUALIFY row_number() OVER (PARTITION BY id ORDER BY {newest}{quote(SEQ)} DESC) = 1"
         )
         con.execute(
             f"CREATE TEMP TABLE _fresh_rows AS SELECT {select_cols} FROM ({this_run}{last_fetched})"
@@ -316,7 +340,7 @@ def apply_snapshot(
         con.execute("CREATE OR REPLACE TEMP VIEW _fresh AS SELECT * FROM _fresh_rows")
 
     # What every event of this run says besides its record, action and changes.
-    events = (connection_id, integration, sync, model.name, run_id, now)
+    events = (connection_id, integration, sync, model.name, run_id, now, sync_type)
     if fresh is not None and not _stored_rows(con, target, connection_id):
         if _repeats(con, among_changed=False):
             keep_last_copies()
@@ -342,24 +366,35 @@ def apply_snapshot(
             )
     # A complete listing also finds the deletions: live rows the listing no longer has.
     join = "FULL JOIN" if deletes_missing else "LEFT JOIN"
-    _build_diff(con, target, connection_id, stable, volatile, join, held)
+    _build_diff(con, target, connection_id, stable, volatile, join, held, version)
     if fresh is not None and _repeats(con, among_changed=True):
         keep_last_copies()
-        _build_diff(con, target, connection_id, stable, volatile, join, held)
+        _build_diff(con, target, connection_id, stable, volatile, join, held, version)
     if deletes_missing and not confirm_deletions:
         missing = _count(con, f"SELECT count(*) FROM _diff WHERE {DIFF_ACTION} = 'DELETED'")
         live = _live_rows(con, target, connection_id) if missing else 0
+        unnamed = _unnamed_rejections(con, rejected, run_id, model.name) if missing else 0
+        why = None
         if max_deletions.holds(missing, live):
-            _hold(
-                result,
-                missing,
+            why = (
                 f"the full listing would delete {missing} of {live} live {model.name}, over "
-                f"the limit ({max_deletions.describe()})",
-                integration,
-                connection_id,
+                f"the limit ({max_deletions.describe()})"
             )
-            _build_diff(con, target, connection_id, stable, volatile, "LEFT JOIN", held)
+        elif unnamed:
+            why = (
+                f"the full listing rejected {unnamed} {model.name} that had no id, so the "
+                f"{missing} it no longer lists may be among them"
+            )
+        if why is not None:
+            _hold(result, missing, why, integration, connection_id)
+            _build_diff(con, target, connection_id, stable, volatile, "LEFT JOIN", held, version)
     if tombstones is not None:
+        # A deletion the provider dated before the stored version is older than that version.
+        newer = (
+            f" AND NOT coalesce(g.deleted_at < t.{quote(version)}, false)"
+            if version is not None and "TIMESTAMP" in types[version].upper()
+            else ""
+        )
         con.execute(
             f"""
             INSERT INTO _diff (id, {DIFF_ROW}, {DIFF_IS_NEW}, {DIFF_ACTION}, {DIFF_GONE_AT},
@@ -372,7 +407,7 @@ def apply_snapshot(
                 WHERE g.{quote(RUN_ID)} = ? AND g.model = ? AND t._syncs_deleted_at IS NULL
                   AND NOT EXISTS (SELECT 1 FROM _diff d WHERE d.id = t.id)
                   AND NOT EXISTS (SELECT 1 FROM _fresh f WHERE f.id = t.id)
-                  AND NOT {held}
+                  AND NOT {held}{newer}
                 GROUP BY t.id
             )
             """,
@@ -395,8 +430,9 @@ def apply_snapshot(
         f"""
         INSERT INTO syncs.change_events
             (cursor, connection_id, integration, sync, model, record_id, action, run_id,
-             changed_fields, changes, occurred_at)
-        SELECT {DIFF_CURSOR}, ?, ?, ?, ?, id, {DIFF_ACTION}, ?, {DIFF_FIELDS}, {DIFF_CHANGES}, ?
+             changed_fields, changes, occurred_at, sync_type)
+        SELECT {DIFF_CURSOR}, ?, ?, ?, ?, id, {DIFF_ACTION}, ?, {DIFF_FIELDS}, {DIFF_CHANGES}, ?,
+               ?
         FROM _diff WHERE {DIFF_CURSOR} IS NOT NULL ORDER BY {DIFF_CURSOR}
         """,
         list(events),
@@ -415,12 +451,12 @@ def apply_snapshot(
             f"""
             INSERT INTO {target} ({insert_cols})
             SELECT ?, {fresh_values}, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
-                   CAST(NULL AS TIMESTAMPTZ), d.{DIFF_CURSOR}, ?, d.{DIFF_HASH},
+                   CAST(NULL AS TIMESTAMPTZ), d.{DIFF_CURSOR}, ?, ?, d.{DIFF_HASH},
                    d.{DIFF_VOLATILE_HASH}
             FROM _diff d
             WHERE d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} = 'ADDED'
             """,
-            [connection_id, now, now, run_id],
+            [connection_id, now, now, run_id, sync_type],
         )
     refreshed = sum(
         n for (action, is_new), n in counts.items() if action != "DELETED" and not is_new
@@ -443,6 +479,7 @@ def apply_snapshot(
                    CAST(NULL AS TIMESTAMPTZ),
                    {kept("_syncs_cursor", f"d.{DIFF_CURSOR}")},
                    {kept("_syncs_run_id", "?")},
+                   {kept("_syncs_sync_type", "?")},
                    d.{DIFF_HASH}, d.{DIFF_VOLATILE_HASH}
             FROM _diff d
             JOIN (
@@ -451,7 +488,7 @@ def apply_snapshot(
             ) o ON o.id = d.id
             WHERE NOT d.{DIFF_IS_NEW} AND d.{DIFF_ACTION} <> 'DELETED'
             """,
-            [connection_id, now, run_id, connection_id],
+            [connection_id, now, run_id, sync_type, connection_id],
         )
         con.execute(
             f"""
@@ -469,12 +506,13 @@ def apply_snapshot(
                 _syncs_last_modified_at = CAST(? AS TIMESTAMPTZ),
                 _syncs_last_action = 'DELETED',
                 _syncs_cursor = d.{DIFF_CURSOR},
-                _syncs_run_id = ?
+                _syncs_run_id = ?,
+                _syncs_sync_type = ?
             FROM _diff d
             WHERE d.{DIFF_ACTION} = 'DELETED' AND {target}.connection_id = ?
               AND {target}.id = d.id
             """,
-            [now, now, run_id, connection_id],
+            [now, now, run_id, sync_type, connection_id],
         )
 
     for action, count, low, high in con.execute(
@@ -499,6 +537,21 @@ def apply_snapshot(
     _mark_rejected(con, target, connection_id, held != "false", now)
     _finish(con, timings, clock, compared_at)
     return result
+
+
+def _unnamed_rejections(
+    con: duckdb.DuckDBPyConnection, rejected: str | None, run_id: str, model: str
+) -> int:
+    """How many of the model's records this run rejected without an id: a listing that held
+    them cannot tell which stored records it did not list."""
+    if rejected is None:
+        return 0
+    return _count(
+        con,
+        f"SELECT count(*) FROM {rejected} WHERE {quote(RUN_ID)} = ? AND model = ? "
+        "AND record_id IS NULL",
+        [run_id, model],
+    )
 
 
 def _rejected_ids(
@@ -569,17 +622,18 @@ def _add_all(
     names: list[str],
     stable: list[str],
     volatile: list[str],
-    events: tuple[str, str, str, str, str, datetime],
+    events: tuple[str, str, str, str, str, datetime, str],
 ) -> None:
     """Into a table holding no rows of the connection every record is new: the rows are
     written as they are read, each taking its event's cursor, and the events are read back
     from them. No join, and no ``_diff`` of a million ids (0.9 s of a 1M initial run).
-    ``events``: connection, integration, sync, model, run id and time of the events.
+    ``events``: connection, integration, sync, model, run id, time and sync type of the
+    events.
 
     The rows are written in no particular order: kept in the order they were fetched,
     DuckDB writes them on one thread (5.5 s instead of 2 s for 1M rows). The events are
     still written in the order of their cursors."""
-    connection_id, _, _, _, run_id, now = events
+    connection_id, _, _, _, run_id, now, sync_type = events
     insert_cols = _insert_columns(names)
     ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
@@ -589,11 +643,11 @@ def _add_all(
             INSERT INTO {target} ({insert_cols})
             SELECT ?, {", ".join(f"f.{quote(n)}" for n in names)},
                    CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), 'ADDED',
-                   CAST(NULL AS TIMESTAMPTZ), nextval('syncs.change_cursor'), ?,
+                   CAST(NULL AS TIMESTAMPTZ), nextval('syncs.change_cursor'), ?, ?,
                    {hashed(stable, "f")}, {hashed(volatile, "f")}
             FROM _fresh f
             """,
-            [connection_id, now, now, run_id],
+            [connection_id, now, now, run_id, sync_type],
         )
     finally:
         con.execute(f"SET preserve_insertion_order = {bool(ordered and ordered[0])}")
@@ -601,8 +655,8 @@ def _add_all(
         f"""
         INSERT INTO syncs.change_events
             (cursor, connection_id, integration, sync, model, record_id, action, run_id,
-             changed_fields, changes, occurred_at)
-        SELECT _syncs_cursor, ?, ?, ?, ?, id, 'ADDED', ?, NULL, NULL, ?
+             changed_fields, changes, occurred_at, sync_type)
+        SELECT _syncs_cursor, ?, ?, ?, ?, id, 'ADDED', ?, NULL, NULL, ?, ?
         FROM {target} WHERE connection_id = ? ORDER BY _syncs_cursor
         """,
         [*events, connection_id],
@@ -689,8 +743,8 @@ def _hold(result: ModelResult, count: int, why: str, integration: str, connectio
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[str] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row else 0
 
 

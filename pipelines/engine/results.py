@@ -9,7 +9,9 @@ from typing import Any, Literal
 from pipelines.engine.compare import ModelResult
 from sources.spec import SyncMode
 
-SyncType = Literal["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK"]
+SyncType = Literal["INITIAL", "INCREMENTAL", "FULL", "WEBHOOK", "ACTION"]
+# Runs of records that arrived outside a poll: they move no cursor and count for no schedule.
+OUTSIDE_POLLS = frozenset({"WEBHOOK", "ACTION"})
 
 
 @dataclass

@@ -16,7 +16,8 @@ transaction, so they move with the change events or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,32 +43,42 @@ class RunState:
     due: dict[str, list[RecordRef]] = field(default_factory=dict)
 
 
-def read_state(home: Home, connection_id: str, sync: str) -> RunState:
+def read_state(
+    home: Home,
+    connection_id: str,
+    sync: str,
+    reading: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection | None]] | None = None,
+) -> RunState:
+    """``reading``: where to read from (the process's writer, when it holds the warehouse
+    open); a brief read-only connection otherwise."""
+    with (reading or (lambda: read_connection(home)))() as con:
+        return RunState() if con is None else read_state_from(con, connection_id, sync)
+
+
+def read_state_from(con: duckdb.DuckDBPyConnection, connection_id: str, sync: str) -> RunState:
+    """``read_state`` through a connection the caller holds (the writer's, say)."""
     state = RunState()
-    with read_connection(home) as con:
-        if con is None:
-            return state
-        if table_exists(con, "syncs", "sync_state"):
-            rows = con.execute(
-                "SELECT model, cursor FROM syncs.sync_state WHERE connection_id = ? AND sync = ?",
-                [connection_id, sync],
-            ).fetchall()
-            state.cursors = {model: json.loads(c) if c else None for model, c in rows}
-        if table_exists(con, "syncs", "due_records"):
-            due = con.execute(
-                """
-                SELECT model, record_id, locator FROM (
-                    SELECT *, row_number() OVER (
-                        PARTITION BY model ORDER BY last_rejected_at, record_id) AS n
-                    FROM syncs.due_records WHERE connection_id = ? AND sync = ?
-                ) WHERE n <= ? ORDER BY model, n
-                """,
-                [connection_id, sync, DUE_PER_RUN],
-            ).fetchall()
-            for model, record_id, locator in due:
-                state.due.setdefault(model, []).append(
-                    RecordRef(record_id, json.loads(locator) if locator else {})
-                )
+    if table_exists(con, "syncs", "sync_state"):
+        rows = con.execute(
+            "SELECT model, cursor FROM syncs.sync_state WHERE connection_id = ? AND sync = ?",
+            [connection_id, sync],
+        ).fetchall()
+        state.cursors = {model: json.loads(c) if c else None for model, c in rows}
+    if table_exists(con, "syncs", "due_records"):
+        due = con.execute(
+            """
+            SELECT model, record_id, locator FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY model ORDER BY last_rejected_at, record_id) AS n
+                FROM syncs.due_records WHERE connection_id = ? AND sync = ?
+            ) WHERE n <= ? ORDER BY model, n
+            """,
+            [connection_id, sync, DUE_PER_RUN],
+        ).fetchall()
+        for model, record_id, locator in due:
+            state.due.setdefault(model, []).append(
+                RecordRef(record_id, json.loads(locator) if locator else {})
+            )
     return state
 
 

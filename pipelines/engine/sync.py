@@ -5,6 +5,8 @@
 1. The connection's config is validated and its credentials decrypted.
 2. The cursors and the records due again are read (``pipelines.engine.state``; briefly,
    read-only), and each model's cursor is opened as its declaration says.
+   Webhook subscriptions syncs registered for the connection (``pipelines.ingress``) are
+   renewed here when they near expiry.
 3. dlt extracts page by page, normalizes to Parquet and loads the run's rows to the
    connection's landing folder (``pipelines.engine.landing``), holding no warehouse lock.
 4. In the writer's session (``pipelines.engine.writer``: the exclusive warehouse lock and
@@ -53,6 +55,7 @@ from pipelines.engine.warehouse import (
 )
 from pipelines.engine.writer import Writer
 from pipelines.home import Home
+from pipelines.ingress.subscriptions import renew_if_due
 from pipelines.store.connections import Connection, Connections
 from sources.cursors import open_cursors
 from sources.errors import ConfigError, SyncsError, WarehouseBusyError
@@ -201,7 +204,7 @@ class SyncRunner:
             spec = connection.spec
             config = connection.validated_config()
             credentials = self.connections.credentials(connection)
-            state = read_state(self.home, connection.connection_id, sync.name)
+            state = read_state(self.home, connection.connection_id, sync.name, self.writer.reading)
             result.sync_type = (
                 "INITIAL" if not state.cursors else "FULL" if mode == "full" else "INCREMENTAL"
             )
@@ -217,6 +220,7 @@ class SyncRunner:
                     connection.connection_id, updates
                 ),
             )
+            renew_if_due(self.home, connection, ctx)
             dataset = landing_dataset(spec.name, connection.connection_id, sync.name)
             landing = Landing(self.home, dataset)
             pipeline = dlt.pipeline(

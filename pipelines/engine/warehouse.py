@@ -141,6 +141,9 @@ PLATFORM_DDL = [
         occurred_at TIMESTAMPTZ NOT NULL
     )
     """,
+    # Where each change came from (INITIAL, INCREMENTAL, FULL, WEBHOOK, ACTION); events
+    # written before the column existed have none.
+    "ALTER TABLE syncs.change_events ADD COLUMN IF NOT EXISTS sync_type VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS syncs.sync_state (
         connection_id VARCHAR NOT NULL,

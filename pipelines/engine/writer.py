@@ -23,7 +23,12 @@ from contextlib import ExitStack, contextmanager
 
 import duckdb
 
-from pipelines.engine.warehouse import ensure_platform_tables, open_duckdb, warehouse_lock
+from pipelines.engine.warehouse import (
+    ensure_platform_tables,
+    open_duckdb,
+    read_connection,
+    warehouse_lock,
+)
 from pipelines.home import Home
 
 
@@ -59,6 +64,23 @@ class Writer:
                 self._close()
             else:
                 self._start_closer()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A connection to read from: the open session's own, when this process holds the
+        warehouse (a second connection of one process must share its configuration, and
+        our lock would keep a reader waiting until the session ends); a brief read-only
+        one otherwise (``None`` before the warehouse exists)."""
+        with self._mutex:
+            if self._con is not None:
+                cursor = self._con.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+                return
+        with read_connection(self.home) as con:
+            yield con
 
     def close(self) -> None:
         """Let the connection and the lock go now (the process is done writing)."""

@@ -41,7 +41,7 @@ from pipelines.engine.results import SyncResult
 from pipelines.engine.warehouse import read_connection, table_exists
 from pipelines.home import Home
 from pipelines.notify.endpoints import WebhookEndpoints, route
-from pipelines.notify.outbox import enqueue, schedule_delivery
+from pipelines.notify.outbox import enqueue, notified_models, schedule_delivery
 from pipelines.notify.signing import webhook_headers
 from pipelines.store.db import control_db
 from sources.errors import ConfigError
@@ -402,11 +402,9 @@ def reconcile(home: Home) -> list[str]:
                 deletions_held=m.get("deletions_held") or 0,
                 note=m.get("note"),
             )
-        spec = INTEGRATIONS.get(run["integration"])
-        if spec is not None and run["sync"] in spec.syncs:
-            models = list(spec.syncs[run["sync"]].models)
-        else:
-            models = list(result.models)
+        models = (
+            notified_models(result) if run["integration"] in INTEGRATIONS else list(result.models)
+        )
         if models:
             written.extend(enqueue(home, result, models))
     return written
@@ -525,7 +523,8 @@ def pending_count(home: Home) -> int:
 
 
 class Dispatcher:
-    """Delivers due webhooks in a loop: reconciles on start, then polls every ``interval``."""
+    """Delivers due webhooks in a loop: reconciles on start, then polls every ``interval``,
+    or at once when ``wake`` says a message was just written in this process."""
 
     RECONCILE_EVERY = 600.0
 
@@ -542,8 +541,13 @@ class Dispatcher:
         self.policy = policy or RetryPolicy.from_env()
         self.on_attempt = on_attempt
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.id = uuid.uuid4().hex[:8]
+
+    def wake(self) -> None:
+        """Deliver what is due now rather than at the next poll."""
+        self._wake.set()
 
     def run(self) -> None:
         last_reconcile = 0.0
@@ -557,7 +561,8 @@ class Dispatcher:
                 log.exception("webhook dispatch failed; trying again")
                 done = []
             if len(done) < 100:
-                self._stop.wait(self.interval)
+                self._wake.wait(self.interval)
+            self._wake.clear()
 
     def start(self) -> Dispatcher:
         self._thread = threading.Thread(
@@ -568,6 +573,7 @@ class Dispatcher:
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             with contextlib.suppress(RuntimeError):
                 self._thread.join(timeout)

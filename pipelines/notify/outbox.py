@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.engine.results import SyncResult
+from pipelines.engine.results import OUTSIDE_POLLS, SyncResult
 from pipelines.home import Home
 from pipelines.notify.endpoints import route
 from pipelines.store.db import control_db
@@ -135,11 +135,28 @@ def enqueue(home: Home, result: SyncResult, models: list[str]) -> list[str]:
     return ids
 
 
+def notified_models(result: SyncResult) -> list[str]:
+    """The models a run's messages are about: every model of a poll's sync (a poll that
+    changed nothing is news too); for records that came by webhook or action, the models
+    they changed, so a duplicate or stale delivery makes no message."""
+    if result.sync_type in OUTSIDE_POLLS:
+        return [
+            name
+            for name, m in result.models.items()
+            if m.added or m.updated or m.deleted or m.suspicious
+        ]
+    spec = get_integration(result.integration)
+    if result.sync in spec.syncs:
+        return list(spec.syncs[result.sync].models)
+    return list(result.models)
+
+
 def notifier(home: Home) -> Callable[[SyncResult], None]:
-    """The step after every run: its messages, one per model of its sync, into the outbox."""
+    """The step after every run: its messages, one per model it concerns, into the outbox."""
 
     def notify(result: SyncResult) -> None:
-        models = get_integration(result.integration).syncs[result.sync].models
-        enqueue(home, result, list(models))
+        models = notified_models(result)
+        if models:
+            enqueue(home, result, models)
 
     return notify

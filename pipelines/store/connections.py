@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from pipelines.home import Home
 from pipelines.store.db import control_db
@@ -18,6 +18,7 @@ from sources.errors import ConfigError
 from sources.http import redact
 from sources.registry import get_integration
 from sources.spec import DeletionLimit, IntegrationSpec
+from sources.validation import plain, validate_config, validate_credentials
 
 MIN_FREQUENCY = timedelta(seconds=15)
 MAX_FREQUENCY = timedelta(days=365)
@@ -58,19 +59,6 @@ def format_duration(value: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _validation_message(error: ValidationError, what: str, integration: str) -> str:
-    parts = []
-    for err in error.errors():
-        key = ".".join(str(p) for p in err["loc"]) or what
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown {what} key {key!r}")
-        elif err["type"] == "missing":
-            parts.append(f"missing {what} {key!r}")
-        else:
-            parts.append(f"{what} {key!r}: {err['msg']}")
-    return f"{integration}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -120,41 +108,6 @@ class Connection:
         }
 
 
-def validate_config(spec: IntegrationSpec, config: dict[str, Any]) -> BaseModel:
-    try:
-        return spec.config_model.model_validate(config)
-    except ValidationError as error:
-        message = _validation_message(error, "config", spec.name)
-        keys = ", ".join(spec.config_model.model_fields)
-        raise ConfigError(f"{message}; valid config keys: {keys}") from None
-
-
-def validate_credentials(spec: IntegrationSpec, credentials: dict[str, Any]) -> BaseModel:
-    """The integration's credentials model, and no credential that is empty or blank."""
-    try:
-        model = spec.credentials_model.model_validate(credentials)
-    except ValidationError as error:
-        message = _validation_message(error, "credential", spec.name)
-        keys = ", ".join(spec.credentials_model.model_fields)
-        raise ConfigError(f"{message}; {spec.name} needs --credential for: {keys}") from None
-    blank = [
-        key for key, value in _plain(model).items() if isinstance(value, str) and not value.strip()
-    ]
-    if blank:
-        raise ConfigError(
-            f"{spec.name}: credential {blank[0]!r} is empty; give its value with "
-            f"--credential {blank[0]}=..."
-        )
-    return model
-
-
-def _plain(model: BaseModel) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in model:
-        out[key] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    return out
-
-
 class Connections:
     def __init__(self, home: Home | None = None) -> None:
         self.home = home or Home.from_env()
@@ -199,7 +152,7 @@ class Connections:
         if credentials or existing is None:
             base = self._decrypt(existing) if existing is not None else {}
             creds = validate_credentials(spec, {**base, **(credentials or {})})
-            blob = self.cipher.encrypt(json.dumps(_plain(creds)).encode(), connection_id)
+            blob = self.cipher.encrypt(json.dumps(plain(creds)).encode(), connection_id)
         else:
             blob = existing["credentials"]
         freq = parse_frequency(frequency) if frequency is not None else None
@@ -291,7 +244,7 @@ class Connections:
         row = self._row(connection_id)
         assert row is not None
         creds = validate_credentials(connection.spec, {**self._decrypt(row), **updates})
-        blob = self.cipher.encrypt(json.dumps(_plain(creds)).encode(), connection_id)
+        blob = self.cipher.encrypt(json.dumps(plain(creds)).encode(), connection_id)
         with control_db(self.home.control_store) as db:
             db.execute(
                 "UPDATE connections SET credentials = ?, updated_at = ? WHERE connection_id = ?",

@@ -115,4 +115,58 @@ SCHEMA: tuple[str, ...] = (
     """,
     "CREATE INDEX IF NOT EXISTS sync_schedule_due ON sync_schedule (due_at)",
     "ALTER TABLE connections ADD COLUMN max_deletions TEXT",
+    # Providers' webhooks: the inbox of verified events, the secrets they are checked with,
+    # and what syncs registered with providers that subscribe per customer.
+    """
+    CREATE TABLE IF NOT EXISTS provider_inbox (
+        inbox_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        integration TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        url_connection_id TEXT,
+        connection_id TEXT,
+        route TEXT,
+        model TEXT,
+        record_id TEXT,
+        locator TEXT,
+        record TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        feed INTEGER NOT NULL DEFAULT 0,
+        occurred_at TEXT,
+        delivery_id TEXT,
+        status TEXT NOT NULL,
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        run_id TEXT,
+        received_at REAL NOT NULL,
+        applied_at REAL,
+        UNIQUE (integration, event_id)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS provider_inbox_due ON provider_inbox (status, next_attempt_at)",
+    """
+    CREATE TABLE IF NOT EXISTS provider_secrets (
+        integration TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (integration, connection_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS provider_subscriptions (
+        integration TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        url TEXT NOT NULL,
+        expires_at REAL,
+        details TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        renewed_at REAL NOT NULL,
+        PRIMARY KEY (integration, connection_id, resource)
+    )
+    """,
 )

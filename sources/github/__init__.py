@@ -5,7 +5,9 @@ pull requests it also returns are only noted, because a pull request's own field
 ``/pulls`` (it lands in ``pull_requests``, never in both). Both models keep their cursor per
 repository: the newest ``updated_at`` seen in it (the pull requests the issues listing
 returned count for the issues cursor, as that listing read them).
-GitHub has no deletion feed: deleted and transferred issues are found by a full refresh.
+GitHub has no deletion feed: deleted and transferred issues are found by a full refresh, or
+at once through the repository hooks syncs registers (``webhooks``), whose events carry the
+whole record; ``updated_at`` is a record's version.
 Records are read by id with ``GET /repos/{owner}/{repo}/issues/{number}`` and
 ``/pulls/{number}``.
 """
@@ -17,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.github.api import (
     GitHubApi,
     is_pull_request,
@@ -27,6 +30,7 @@ from sources.github.api import (
 )
 from sources.github.config import GitHubConfig, GitHubCredentials
 from sources.github.models import Issue, PullRequest
+from sources.github.webhooks import WEBHOOKS
 from sources.spec import (
     ExtractContext,
     IntegrationSpec,
@@ -140,6 +144,7 @@ SPEC = IntegrationSpec(
             "issues (pull requests excluded)",
             cursor=REPOSITORY_CURSOR,
             locator=("repository", "number"),
+            version="updated_at",
         ),
         PULLS: ModelSpec(
             PULLS,
@@ -148,6 +153,7 @@ SPEC = IntegrationSpec(
             "pull requests with their branches and merge state",
             cursor=REPOSITORY_CURSOR,
             locator=("repository", "number"),
+            version="updated_at",
         ),
     },
     syncs={
@@ -162,4 +168,7 @@ SPEC = IntegrationSpec(
     extract=extract,
     fetch=fetch,
     sandbox=imported_on_call("sources.github.sandbox.demo", "start_demo_sandbox"),
+    webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

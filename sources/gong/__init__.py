@@ -9,7 +9,8 @@ with their calls, so they share the calls' cursor.
 
 Gong has no feed of changes or deletions: a call's later edits (title, transcript) and its
 deletion are seen by the periodic full refresh, which lists everything. Calls are read by id
-with ``POST /v2/calls/extensive``, transcripts with ``POST /v2/calls/transcript``.
+with ``POST /v2/calls/extensive``, transcripts with ``POST /v2/calls/transcript``. An
+automation rule's webhook (``webhooks``) brings each call as soon as Gong has processed it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 from requests.auth import HTTPBasicAuth
 
 from sources.cursors import CursorSpec
+from sources.dlt_source import integration_source
 from sources.gong.api import GongApi
 from sources.gong.config import GongConfig, GongCredentials
 from sources.gong.models import Call, CallTranscript
+from sources.gong.webhooks import WEBHOOKS
 from sources.http import ApiClient, RequestRatePacer
 from sources.spec import (
     ExtractContext,
@@ -128,4 +131,7 @@ SPEC = IntegrationSpec(
     extract=extract,
     fetch=fetch,
     sandbox=imported_on_call("sources.gong.sandbox.demo", "start_demo_sandbox"),
+    webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

@@ -7,7 +7,9 @@ Incremental runs read ``GET /drive/v3/changes`` from the stored token until Driv
 out ``newStartPageToken``, which becomes the cursor: it is exactly where this run stopped
 reading, so nothing is skipped. The token is kept with the scope it was read for and the
 scope's folder tree. A removed or trashed file, or one that moved out of the scope, is a
-deletion. Files are read by id with ``files.get``.
+deletion. Files are read by id with ``files.get``. Drive's push notifications
+(``webhooks``) say the feed moved; each is applied as such a read of the feed. A file's
+``version`` (one up on every change) is its version: an older one never replaces a newer.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 from sources.cursors import CursorSpec, ModelCursor
+from sources.dlt_source import integration_source
 from sources.errors import ApiError, ConfigError
 from sources.google_drive.api import FILE_FIELDS, DriveApi, is_folder, is_rate_limited, to_row
 from sources.google_drive.config import DRIVE_ID, GoogleDriveConfig, GoogleDriveCredentials
 from sources.google_drive.models import DriveFile
 from sources.google_drive.scope import ENTERED, LEFT, Scope
+from sources.google_drive.webhooks import WEBHOOKS
 from sources.http import ApiClient
 from sources.oauth2 import OAuth2RefreshAuth
 from sources.spec import (
@@ -212,7 +216,12 @@ SPEC = IntegrationSpec(
     credentials_model=GoogleDriveCredentials,
     models={
         MODEL: ModelSpec(
-            MODEL, DriveFile, frozenset({"version"}), "files and folders", cursor=CursorSpec.feed()
+            MODEL,
+            DriveFile,
+            frozenset({"version"}),
+            "files and folders",
+            cursor=CursorSpec.feed(),
+            version="version",
         ),
     },
     syncs={
@@ -226,4 +235,7 @@ SPEC = IntegrationSpec(
     extract=extract,
     fetch=fetch,
     sandbox=imported_on_call("sources.google_drive.sandbox.demo", "start_demo_sandbox"),
+    webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

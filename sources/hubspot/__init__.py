@@ -2,7 +2,9 @@
 
 Full listings page through ``GET /crm/v3/objects/{object}``; incremental runs search on
 the last-modified property from the cursor, and list archived objects as deletions.
-Records are read by id with ``POST /crm/v3/objects/{object}/batch/read``.
+Records are read by id with ``POST /crm/v3/objects/{object}/batch/read``, which is also
+how the app's webhooks are applied (``webhooks``): HubSpot's events name records only.
+A record's ``updatedAt`` is its version: an older one never replaces a newer one.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from datetime import timedelta
 import requests
 
 from sources.cursors import CursorSpec
+from sources.dlt_source import integration_source
 from sources.http import ApiClient, BearerAuth
 from sources.hubspot.api import OBJECTS, RECORD_SHAPE, HubSpotApi, to_millis
 from sources.hubspot.config import HubSpotConfig, HubSpotCredentials
 from sources.hubspot.models import Company, Contact, Deal
+from sources.hubspot.webhooks import WEBHOOKS
 from sources.spec import (
     ExtractContext,
     IntegrationSpec,
@@ -118,6 +122,7 @@ SPEC = IntegrationSpec(
             "CRM contacts",
             shape=RECORD_SHAPE,
             cursor=CursorSpec.timestamp(OBJECTS["contacts"].modified_property),
+            version="updated_at",
         ),
         "companies": ModelSpec(
             "companies",
@@ -126,6 +131,7 @@ SPEC = IntegrationSpec(
             "companies",
             shape=RECORD_SHAPE,
             cursor=CursorSpec.timestamp(OBJECTS["companies"].modified_property),
+            version="updated_at",
         ),
         "deals": ModelSpec(
             "deals",
@@ -134,6 +140,7 @@ SPEC = IntegrationSpec(
             "deals",
             shape=RECORD_SHAPE,
             cursor=CursorSpec.timestamp(OBJECTS["deals"].modified_property),
+            version="updated_at",
         ),
     },
     syncs={
@@ -147,4 +154,7 @@ SPEC = IntegrationSpec(
     extract=extract,
     fetch=fetch,
     sandbox=imported_on_call("sources.hubspot.sandbox.demo", "start_demo_sandbox"),
+    webhooks=WEBHOOKS,
 )
+
+source = integration_source(SPEC)

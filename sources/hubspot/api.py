@@ -181,7 +181,7 @@ class HubSpotApi:
         """
         prop = OBJECTS[object_type].modified_property
         since = since_ms
-        edge_ids: set[str] = set()
+        edge_ids: set[str | None] = set()
         excluded: list[str] = []
         offset = 0
         while True:
@@ -204,7 +204,9 @@ class HubSpotApi:
             answer = self.client.post(path, json=body).json()
             results: list[dict[str, Any]] = self._search_results(answer, path, offset)
             fresh = [
-                r for r in results if not (self._modified(r, prop) == since and r["id"] in edge_ids)
+                r
+                for r in results
+                if not (self._modified(r, prop) == since and r.get("id") in edge_ids)
             ]
             if fresh:
                 yield fresh
@@ -215,11 +217,12 @@ class HubSpotApi:
             last = self._modified(results[-1], prop)
             if last > since:
                 since = last
-                edge_ids = {r["id"] for r in results if self._modified(r, prop) == last}
-                excluded = sorted(edge_ids) if len(edge_ids) <= MAX_EXCLUDED else []
+                edge_ids = {r.get("id") for r in results if self._modified(r, prop) == last}
+                named = sorted(str(i) for i in edge_ids if i is not None)
+                excluded = named if len(named) <= MAX_EXCLUDED else []
                 offset = 0
             elif has_next:
-                edge_ids.update(r["id"] for r in results)
+                edge_ids.update(r.get("id") for r in results)
                 offset += len(results)
             else:
                 raise ApiError(
@@ -270,6 +273,18 @@ class HubSpotApi:
             yield results, [i for i in batch if i not in found and i not in unexplained]
 
     @staticmethod
-    def _modified(record: dict[str, Any], prop: str) -> int:
-        value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
-        return to_millis(value)
+    def _modified(record: Any, prop: str) -> int:
+        """When a search result was last modified: its property, else ``updatedAt``. A
+        record that says neither in a form HubSpot uses sorts first (it is rejected when
+        validated; the window moves on by the others)."""
+        properties = record.get("properties") if isinstance(record, dict) else None
+        for value in (
+            properties.get(prop) if isinstance(properties, dict) else None,
+            record.get("updatedAt") if isinstance(record, dict) else None,
+        ):
+            if isinstance(value, str) and value:
+                try:
+                    return to_millis(value)
+                except ValueError:
+                    continue
+        return 0

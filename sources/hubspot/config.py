@@ -25,6 +25,11 @@ class HubSpotConfig(BaseModel):
         default_factory=list, description=_EXTRA.format("company")
     )
     deals_properties: list[str] = Field(default_factory=list, description=_EXTRA.format("deal"))
+    portal_id: str | None = Field(
+        None,
+        description="the HubSpot account (portal) id; the app's webhooks for it apply here",
+        pattern=r"^\d{1,20}$",
+    )
 
     @field_validator(
         "contacts_properties", "companies_properties", "deals_properties", mode="before"

@@ -13,8 +13,9 @@ what every sandbox is built on:
   credentials reach, from the ``accounts`` registry, or a 401 in the provider's words),
   ``charge`` (count the request against the account's limits: the rate-limit headers, or the
   provider's 429), then the handler. A ``SandboxError`` becomes the provider's ``error_body``.
-* Faults (429 with ``Retry-After``, 500, slow answers, connections cut mid-body), so retry and
-  resume logic is exercised through real sockets rather than mocks.
+* Faults (429 with ``Retry-After``, 500, slow answers, connections cut mid-body, bodies that
+  end early but say so in their ``Content-Length``), so retry and resume logic is exercised
+  through real sockets rather than mocks.
 * Admin operations (``sources.sandbox.operations``): ``GET /_sandbox/operations`` lists them and
   ``POST /_sandbox/operations/{name}`` runs one, never authenticated, faulted or logged;
   ``SandboxClient`` calls them from another process.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import re
 import socket
 import threading
@@ -40,7 +42,7 @@ from sources.sandbox.accounts import Accounts
 from sources.sandbox.limits import DailyQuota, FixedWindow, RollingWindow
 from sources.sandbox.operations import Operation, admin_operation, operations_of
 
-FAULT_KINDS = ("429", "500", "slow", "cut")
+FAULT_KINDS = ("429", "500", "slow", "cut", "truncated")
 ADMIN_PREFIX = "/_sandbox/"
 OPERATIONS_PATH = "/_sandbox/operations"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -140,6 +142,19 @@ class Fault:
         }
 
 
+@dataclass(slots=True)
+class _RandomFaults:
+    rate: float
+    kinds: tuple[str, ...]
+    rng: random.Random
+    retry_after: int
+    delay: float
+    path_prefix: str | None
+
+    def matches(self, path: str) -> bool:
+        return self.path_prefix is None or path.startswith(self.path_prefix)
+
+
 Handler = Callable[[Request], Response]
 
 
@@ -223,15 +238,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=self.headers,  # type: ignore[arg-type]
             body=body,
         )
-        response, cut = self.server.sandbox._respond(request)
-        self._write(response, cut)
+        response, fault = self.server.sandbox._respond(request)
+        self._write(response, fault)
 
-    def _write(self, response: Response, cut: bool) -> None:
+    def _write(self, response: Response, fault: str | None) -> None:
+        """Send the answer; ``cut`` declares the whole body and sends half of it, then closes
+        the connection; ``truncated`` sends half of the body as if it were all of it."""
         body = response.body
         declared = len(body)
+        cut = fault == "cut"
         if cut:
             declared = max(declared, 1)
             body = body[: len(body) // 2]
+        elif fault == "truncated":
+            body = body[: len(body) // 2]
+            declared = len(body)
         lines = [
             f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
             f"Server: {self.server_version}",
@@ -271,6 +292,8 @@ class SandboxServer(Generic[A]):
         self._port = port
         self._routes: list[_Route] = []
         self._faults: list[Fault] = []
+        self._random_faults: _RandomFaults | None = None
+        self.faults_fired: dict[str, int] = {}
         self._lock = threading.Lock()
         self._data = threading.RLock()
         self._rate = threading.Lock()
@@ -409,12 +432,16 @@ class SandboxServer(Generic[A]):
             raise SandboxError(405, f"method {request.method} not allowed", "METHOD_NOT_ALLOWED")
         raise SandboxError(404, f"no route for {request.path}", "NOT_FOUND")
 
-    def _respond(self, request: Request) -> tuple[Response, bool]:
-        """The response to send and whether to cut the connection mid-body."""
+    def _respond(self, request: Request) -> tuple[Response, str | None]:
+        """The response to send and how to damage its body in transit (``cut``,
+        ``truncated``), if at all."""
         if request.path.startswith(ADMIN_PREFIX):
-            return self._admin(request), False
+            return self._admin(request), None
         fault = self._take_fault(request.path)
-        cut = False
+        if fault is not None:
+            with self._lock:
+                self.faults_fired[fault.kind] = self.faults_fired.get(fault.kind, 0) + 1
+        damage: str | None = None
         if fault is not None and fault.kind == "429":
             headers = {"Retry-After": str(fault.retry_after), **self.fault_headers(request, 429)}
             response = self.error_response(
@@ -430,11 +457,12 @@ class SandboxServer(Generic[A]):
         else:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
-            cut = fault is not None and fault.kind == "cut"
+            if fault is not None and fault.kind in ("cut", "truncated"):
+                damage = fault.kind
             response = self._handle(request)
         with self._lock:
             self.requests_seen.append((request.method, request.path, response.status))
-        return response, cut
+        return response, damage
 
     def _handle(self, request: Request) -> Response:
         try:
@@ -515,7 +543,9 @@ class SandboxServer(Generic[A]):
 
         ``"429"``: rate-limit error with ``Retry-After: retry_after``; ``"500"``: server error;
         ``"slow"``: answer normally after ``delay`` seconds; ``"cut"``: send the headers and half
-        of the body, then close the connection. Faults queue up in the order injected.
+        of the body, then close the connection; ``"truncated"``: send half of the body with a
+        ``Content-Length`` that says it is all (a complete answer whose body is not valid
+        JSON). Faults queue up in the order injected.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; kinds: {', '.join(FAULT_KINDS)}")
@@ -528,14 +558,54 @@ class SandboxServer(Generic[A]):
             self._faults.append(fault)
 
     @admin_operation
+    def random_faults(
+        self,
+        rate: float,
+        kinds: list[str],
+        *,
+        seed: int = 0,
+        retry_after: int = 1,
+        delay: float = 2.0,
+        path_prefix: str | None = None,
+    ) -> None:
+        """Fault each API request under ``path_prefix`` with probability ``rate``, as one of
+        ``kinds`` drawn at random (a seeded draw: the same seed gives the same sequence);
+        ``rate`` 0 stops. Queued faults (``inject_fault``) fire first."""
+        unknown = [k for k in kinds if k not in FAULT_KINDS]
+        if unknown or not kinds:
+            raise ValueError(
+                f"unknown fault kind {unknown[0] if unknown else None!r}; "
+                f"kinds: {', '.join(FAULT_KINDS)}"
+            )
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be from 0 to 1")
+        if retry_after < 0 or delay < 0:
+            raise ValueError("retry_after and delay must not be negative")
+        chosen = None
+        if rate > 0:
+            chosen = _RandomFaults(
+                rate, tuple(kinds), random.Random(seed), int(retry_after), float(delay), path_prefix
+            )
+        with self._lock:
+            self._random_faults = chosen
+
+    @admin_operation
+    def fault_counts(self) -> dict[str, int]:
+        """How many API requests each kind of fault has hit so far."""
+        with self._lock:
+            return dict(self.faults_fired)
+
+    @admin_operation
     def faults(self) -> list[dict[str, Any]]:
         """The faults still pending, in the order they will fire."""
         return [f.as_dict() for f in self.pending_faults]
 
     @admin_operation
     def clear_faults(self) -> None:
+        """Drop the queued faults and stop the random ones."""
         with self._lock:
             self._faults.clear()
+            self._random_faults = None
 
     @property
     def pending_faults(self) -> list[Fault]:
@@ -550,6 +620,10 @@ class SandboxServer(Generic[A]):
                     if fault.remaining <= 0:
                         del self._faults[index]
                     return fault
+            chaos = self._random_faults
+            if chaos is not None and chaos.matches(path) and chaos.rng.random() < chaos.rate:
+                kind = chaos.rng.choice(chaos.kinds)
+                return Fault(kind, 0, chaos.retry_after, chaos.delay, chaos.path_prefix)
         return None
 
     @admin_operation(name="requests_seen")

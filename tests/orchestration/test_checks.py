@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from dagster import AssetKey
+
 from orchestration.checks import freshness
 from orchestration.definitions import defs
-from pipelines.engine.sync import SyncRunner
+from pipelines.engine.sync import SyncFailed, SyncRunner
+from pipelines.runs import sync_runner
 from pipelines.store.connections import Connection, Connections
 from pipelines.store.db import control_db
 from sources.registry import INTEGRATIONS
@@ -61,4 +65,37 @@ def test_the_freshness_job_judges_every_connection_on_its_partition(home, hubspo
         assert not verdicts[(f"hubspot/{model}", "globex")].passed
     assert verdicts[("hubspot/contacts", "globex")].description.startswith(
         "stale: never synced successfully"
+    )
+
+
+def test_the_freshness_job_records_the_connections_overview(home, hubspot, instance):
+    add_hubspot(home, hubspot, "acme", ACME)
+    add_hubspot(home, hubspot, "globex", "token-revoked")
+    Connections(home).add(
+        "hubspot",
+        "paused",
+        credentials={"access_token": "token-paused"},
+        config={"base_url": hubspot.base_url},
+        enabled=False,
+    )
+    runner = sync_runner(home)
+    runner.run("acme")
+    with pytest.raises(SyncFailed):
+        runner.run("globex")
+
+    result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance)
+    produced = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    overview = produced["syncs/connections"].materialization.metadata
+    rows = {r.data["connection_id"]: r.data for r in overview["connections"].value.records}
+    assert rows["acme"]["last_status"] == "success" and rows["acme"]["rows"] == 300
+    assert rows["globex"]["last_status"] == "failed"
+    assert "refused the credentials" in rows["globex"]["last_error"]
+    assert (rows["paused"]["enabled"], rows["paused"]["next_due_at"]) == (False, "paused")
+    assert overview["failing"].value == 1
+    events = produced["syncs/change_events"].materialization.metadata
+    assert events["dagster/row_count"].value == 300
+    graph = defs.resolve_asset_graph()
+    assert (
+        AssetKey(["hubspot", "contacts"])
+        in graph.get(AssetKey(["syncs", "change_events"])).parent_keys
     )

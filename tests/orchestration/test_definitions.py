@@ -42,7 +42,14 @@ def test_hubspot_models_are_assets_partitioned_by_connection():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.group_name == key.path[0]
-        assert node.partitions_def.name == f"{key.path[0]}_connections"
+        if key.path[0] != "syncs":
+            assert node.partitions_def.name == f"{key.path[0]}_connections"
+    assert {"syncs/connections", "syncs/change_events", "syncs/notifications"} <= keys
+    contacts = graph.get(AssetKey(["hubspot", "contacts"]))
+    columns = {c.name: c.description for c in contacts.metadata["dagster/column_schema"].columns}
+    assert columns["email"] == "Primary email address."
+    assert columns["_syncs_deleted_at"].startswith("When it was deleted")
+    assert "table `hubspot.contacts`" in contacts.description
     job = defs.resolve_job_def("hubspot_crm_sync")
     assert job.executor_def.name == "in_process"
     assert defs.resolve_assets_def(AssetKey(["hubspot", "deals"])).op.retry_policy == RETRY_POLICY

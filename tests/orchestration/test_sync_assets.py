@@ -62,6 +62,8 @@ def test_materializing_a_partition_writes_the_warehouse_and_numeric_metadata(
     assert (contacts["added"].value, contacts["rows_total"].value) == (250, 250)
     assert (meta[COMPANIES]["added"].value, meta[COMPANIES]["rejected"].value) == (29, 1)
     assert contacts["sync_type"].value == "INITIAL"
+    tags = instance.get_run_by_id(result.run_id).tags
+    assert (tags["syncs/mode"], tags["syncs/sync_type"]) == ("incremental", "INITIAL")
     engine_run = contacts["run_id"].value
     assert query(
         home,
@@ -69,7 +71,7 @@ def test_materializing_a_partition_writes_the_warehouse_and_numeric_metadata(
         [engine_run],
     ) == [("success", 299, contacts["api_requests"].value)]
     got = checks(result)
-    assert len(got) == 9
+    assert len(got) == 12
     assert got.pop(("hubspot/companies", "no_rejected_records")) == (False, "WARN")
     assert all(passed for passed, _ in got.values())
     records = instance.fetch_materializations(CONTACTS, limit=10).records
@@ -80,6 +82,10 @@ def test_materializing_a_partition_writes_the_warehouse_and_numeric_metadata(
     again = materializations(run_sync(instance, "acme"))[CONTACTS]
     assert again["sync_type"].value == "INCREMENTAL"
     assert (again["added"].value, again["updated"].value, again["rows_total"].value) == (0, 1, 250)
+    assert again["dagster/row_count"].value == 250
+
+    other = materializations(run_sync(instance, "globex"))[CONTACTS]
+    assert (other["rows_total"].value, other["dagster/row_count"].value) == (120, 370)
 
 
 def test_full_refresh_tag_catches_hard_deletions_and_reset_lists_everything(

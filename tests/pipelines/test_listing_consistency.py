@@ -50,3 +50,44 @@ def test_a_search_page_with_null_results_fails_the_incremental_run(home, hubspot
     assert failure.value.result.error_type == "ApiError"
     assert "/crm/v3/objects/contacts/search" in failure.value.result.error
     assert _unchanged(home) == before
+
+
+def test_a_full_listing_holding_a_record_without_id_deletes_nothing(home, hubspot, runner):
+    """Which stored record the id-less one is, the listing cannot say: every record it did
+    not list may be that one, so its deletions are held like a listing cut short."""
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    gone = hubspot.ids(ACME, "contacts")[-3:]
+    for record_id in gone:
+        hubspot.erase(ACME, "contacts", record_id)
+    hubspot.inject_page_fault("missing_ids", path_prefix=CONTACTS)
+    (result,) = runner.run("acme", mode="full")
+    contacts = result.models["contacts"]
+    assert (contacts.rejected, contacts.deleted, contacts.deletions_held) == (1, 0, 4)
+    assert contacts.suspicious and "no id" in contacts.note
+    assert query(home, "select count(*) from hubspot.contacts where _syncs_deleted_at is null") == [
+        (250,)
+    ]
+    (after,) = runner.run("acme", mode="full")
+    assert (after.models["contacts"].deleted, after.models["contacts"].deletions_held) == (3, 0)
+
+
+def test_a_search_page_holding_a_record_without_id_rejects_it(home, hubspot, runner):
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    changed = hubspot.ids(ACME, "contacts")[:3]
+    for record_id in changed:
+        hubspot.update(ACME, "contacts", record_id, {"city": "Elsewhere"})
+    hubspot.inject_page_fault("missing_ids", path_prefix=CONTACTS + "/search")
+    (result,) = runner.run("acme")
+    contacts = result.models["contacts"]
+    assert result.status == "success" and contacts.rejected == 1 and contacts.deleted == 0
+
+
+def test_ids_sent_as_numbers_change_nothing(home, hubspot, runner):
+    add_hubspot(home, hubspot)
+    runner.run("acme")
+    hubspot.inject_page_fault("numeric_ids", count=3, path_prefix=CONTACTS)
+    (result,) = runner.run("acme", mode="full")
+    contacts = result.models["contacts"]
+    assert (contacts.unchanged, contacts.rejected, contacts.deleted) == (250, 0, 0)

@@ -164,9 +164,11 @@ def test_records_carry_metadata_and_filter(home, hubspot, runner, synced, api):
         "deleted_at",
         "cursor",
         "run_id",
+        "sync_type",
         "rejected_reason",
         "rejected_at",
     }
+    assert first["_metadata"]["sync_type"] == "INITIAL"
     assert first["_metadata"]["last_action"] == "ADDED" and first["_metadata"]["deleted_at"] is None
     assert first["_metadata"]["rejected_reason"] is None
     assert "connection_id" not in first and first["email"]

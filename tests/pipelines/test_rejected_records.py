@@ -55,8 +55,10 @@ def test_hubspot_record_made_invalid_keeps_its_last_good_version_until_fixed(hom
     assert due(home) == [("acme", "companies", bad)]
 
     # Fixed, stamped before the cursor: no search finds it any more, the read by id does.
+    # (After the stored version, which the seed stamped before 2025: an older one would not
+    # replace it.)
     hubspot.update(
-        ACME, "companies", bad, {"numberofemployees": "120"}, at=datetime(2001, 1, 1, tzinfo=UTC)
+        ACME, "companies", bad, {"numberofemployees": "120"}, at=datetime(2025, 6, 1, tzinfo=UTC)
     )
     hubspot.requests_seen.clear()
     (fixed,) = runner.run("acme")

@@ -571,3 +571,24 @@ def test_delivery_fault_kinds_are_checked(hooked: SandboxClient) -> None:
     hooked.inject_delivery_fault("drop", count=2)
     hooked.clear_delivery_faults()
     assert hooked.delivery_faults() == []
+
+
+def test_random_faults_hit_the_given_share_of_requests(
+    notes: NotesSandbox, client: SandboxClient
+) -> None:
+    url = f"{notes.base_url}/v1/notes"
+    headers = {"X-Api-Key": KEY}
+    client.random_faults(0.25, ["429", "500"], seed=7, path_prefix="/v1/notes")
+    statuses = [requests.get(url, headers=headers, timeout=5).status_code for _ in range(200)]
+    counts = client.fault_counts()
+    assert set(counts) == {"429", "500"}
+    assert counts["500"] == statuses.count(500), "the notes sandbox has no 500 of its own"
+    assert statuses.count(429) >= counts["429"]
+    assert 30 <= sum(counts.values()) <= 70
+    client.clear_faults()
+    client.reset_rate_limits()
+    assert requests.get(url, headers=headers, timeout=5).status_code == 200
+    with pytest.raises(SandboxRefused, match="unknown fault kind 'teapot'"):
+        client.random_faults(0.1, ["teapot"])
+    with pytest.raises(SandboxRefused, match="rate must be from 0 to 1"):
+        client.random_faults(2, ["500"])

@@ -43,7 +43,7 @@ import re
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -70,6 +70,7 @@ from sources.github.sandbox.state import (
     sha,
     to_s,
 )
+from sources.github.sandbox.webhooks import GitHubWebhooks
 from sources.sandbox.auth import bearer_token
 from sources.sandbox.limits import FixedWindow
 from sources.sandbox.operations import admin_operation
@@ -77,10 +78,10 @@ from sources.sandbox.server import (
     Request,
     Response,
     SandboxError,
-    SandboxServer,
     iter_query_list,
     json_response,
 )
+from sources.sandbox.webhooks import WebhookSandbox
 
 DOCS = "https://docs.github.com/rest"
 DOCS_PRIMARY = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
@@ -149,7 +150,7 @@ class _Moved(SandboxError):
         self.url = url
 
 
-class GitHubSandbox(SandboxServer[Account]):
+class GitHubSandbox(GitHubWebhooks, WebhookSandbox[Account]):
     """GitHub's REST API for issues and pull requests on 127.0.0.1, one account per token.
 
     ``rate_limit`` (None disables) is the primary limit per token and ``rate_window`` its
@@ -163,6 +164,7 @@ class GitHubSandbox(SandboxServer[Account]):
     rate_limit_category = DOCS_SECONDARY
     server_error_message = "Server Error"
     server_error_category = DOCS
+    page_size: int | None = None
 
     def __init__(
         self,
@@ -202,6 +204,7 @@ class GitHubSandbox(SandboxServer[Account]):
         self._get(repo + rf"/pulls/{number}", self._get_pull)
         self._get(repo + r"/issues/comments/(?P<comment_id>\d+)", self._get_comment)
         self._get(repo + r"/labels/(?P<name>[^/]+)", self._get_label)
+        self._route_hooks(repo)
 
     def _get(
         self,
@@ -351,6 +354,7 @@ class GitHubSandbox(SandboxServer[Account]):
             )
             repo.issues[item.number] = item
             repo.version += 1
+            self.emit_item(account, repo, item, "opened")
             return render_issue(repo, account, item, self.base_url_or_default)
 
     @admin_operation
@@ -395,6 +399,7 @@ class GitHubSandbox(SandboxServer[Account]):
             )
             repo.issues[number] = item
             repo.version += 1
+            self.emit_item(account, repo, item, "opened")
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
     @admin_operation
@@ -422,7 +427,9 @@ class GitHubSandbox(SandboxServer[Account]):
             account = self.accounts[token]
             repo = self._repo(account, repo_name)
             item = self._item(repo, number)
+            before = item.state
             self._edit(repo, account, item, changes, when)
+            self.emit_item(account, repo, item, _action(before, item.state))
             return render_issue(repo, account, item, self.base_url_or_default, single=True)
 
     @admin_operation
@@ -453,7 +460,9 @@ class GitHubSandbox(SandboxServer[Account]):
             if changes.get("push"):
                 pull.commits += 1
                 pull.head_sha = sha(repo.full_name, number, "head", pull.commits, when)
+            before = item.state
             self._edit(repo, account, item, issue_changes, when)
+            self.emit_item(account, repo, item, _action(before, item.state))
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
     @admin_operation
@@ -480,6 +489,7 @@ class GitHubSandbox(SandboxServer[Account]):
             item.state, item.closed, item.closed_by = "closed", when, by or account.user.login
             item.updated = max(item.updated, when)
             repo.version += 1
+            self.emit_item(account, repo, item, "closed")
             return render_pull(repo, account, item, self.base_url_or_default, single=True)
 
     @admin_operation
@@ -579,6 +589,7 @@ class GitHubSandbox(SandboxServer[Account]):
             item = self._item(repo, number)
             if item.pull is not None:
                 raise ValueError(f"#{number} is a pull request; GitHub cannot delete those")
+            self.emit_item(self.accounts[token], repo, item, "deleted")
             del repo.issues[number]
             repo.deleted.add(number)
             repo.version += 1
@@ -608,6 +619,7 @@ class GitHubSandbox(SandboxServer[Account]):
             item = self._item(source, number)
             if item.pull is not None:
                 raise ValueError(f"#{number} is a pull request; only issues can be transferred")
+            old = replace(item)
             del source.issues[number]
             item.id = account.issue_id()
             item.number = target.take_number()
@@ -618,6 +630,19 @@ class GitHubSandbox(SandboxServer[Account]):
             source.moved[number] = (target.full_name, item.number)
             source.version += 1
             target.version += 1
+            self.emit_item(
+                account,
+                source,
+                old,
+                "transferred",
+                {
+                    "changes": {
+                        "new_issue": render_issue(target, account, item, self.base_url_or_default),
+                        "new_repository": render_repo(target, self.base_url_or_default),
+                    }
+                },
+            )
+            self.emit_item(account, target, item, "opened")
             return render_issue(target, account, item, self.base_url_or_default, single=True)
 
     @admin_operation
@@ -988,7 +1013,7 @@ class GitHubSandbox(SandboxServer[Account]):
             page = int(request.arg("page") or 1)
         except ValueError:
             page = 1
-        return min(max(per_page, 1), MAX_PER_PAGE), max(page, 1)
+        return min(max(per_page, 1), self.page_size or MAX_PER_PAGE, MAX_PER_PAGE), max(page, 1)
 
     def _list_issues(self, request: Request, account: Account | None) -> Response:
         repo = self._find_repo(request, account)
@@ -1220,6 +1245,16 @@ class GitHubSandbox(SandboxServer[Account]):
                 lambda r: render_review(repo, account, item, r, self.base_url),
             )
 
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int | None) -> None:
+        """Answer at most ``size`` items a listing page, fewer than ``per_page`` asks
+        (``none``: as many as it asks), so a small repository spans many pages."""
+        if size is not None and size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = size
+
 
 def _since(request: Request, resource: str) -> int | None:
     text = request.arg("since")
@@ -1335,3 +1370,12 @@ def _updated_since(
         return numbers[start:]
     end = bisect_left(numbers, -since + 1, key=lambda n: -repo.issues[n].updated)
     return numbers[:end]
+
+
+def _action(before: str, after: str) -> str:
+    """The action GitHub names a change of an issue or pull request by."""
+    if before == "open" and after == "closed":
+        return "closed"
+    if before == "closed" and after == "open":
+        return "reopened"
+    return "edited"

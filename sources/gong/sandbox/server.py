@@ -65,6 +65,7 @@ from sources.gong.sandbox.seed import (
     seed_parties,
     seed_users,
 )
+from sources.gong.sandbox.webhooks import GongWebhooks
 from sources.sandbox.auth import basic_credentials
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -73,9 +74,9 @@ from sources.sandbox.server import (
     Request,
     Response,
     SandboxError,
-    SandboxServer,
     json_response,
 )
+from sources.sandbox.webhooks import WebhookSandbox
 
 _EPOCH_MS = int(SEED_EPOCH.timestamp()) * 1000
 _YEAR_MS = 365 * 24 * 3600 * 1000
@@ -248,7 +249,7 @@ class _Account:
     daily: DailyQuota = field(default_factory=DailyQuota)
 
 
-class GongSandbox(SandboxServer[_Account]):
+class GongSandbox(GongWebhooks, WebhookSandbox[_Account]):
     """Gong API v2 (calls, transcripts, users, workspaces) on 127.0.0.1, one company per
     access key.
 
@@ -408,6 +409,8 @@ class GongSandbox(SandboxServer[_Account]):
                 at = _as_ms(fields["started"]) or 0
                 fields["scheduled"] = at - at % HALF_HOUR_MS if conference else at
             self._apply(account, call, fields)
+            if call.processed:
+                self.emit_call(account, call)
             return self._render(account, call)
 
     @admin_operation
@@ -445,6 +448,7 @@ class GongSandbox(SandboxServer[_Account]):
             account = self.accounts[access_key]
             call = self._call(account, call_id)
             call.processed = True
+            self.emit_call(account, call)
             return self._render(account, call)
 
     @admin_operation
@@ -845,6 +849,16 @@ class GongSandbox(SandboxServer[_Account]):
             "description": f"The {account.workspace_name} workspace",
         }
         return json_response({"requestId": _request_id(), "workspaces": [workspace]})
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int) -> None:
+        """Answer at most ``size`` calls, and ``size`` transcripts, a page from now on, so a
+        small company spans many pages."""
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = self.transcript_page_size = size
 
 
 def _filter_body(body: Any, fields: Iterable[str], filters: Iterable[str]) -> dict[str, Any]:

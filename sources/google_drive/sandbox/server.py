@@ -106,6 +106,7 @@ from sources.google_drive.sandbox.resources import (
     STORAGE_LIMIT,
     theme_link,
 )
+from sources.google_drive.sandbox.webhooks import DriveWebhooks
 from sources.sandbox.auth import OAuthTokens, bearer_token
 from sources.sandbox.limits import RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -113,9 +114,9 @@ from sources.sandbox.server import (
     Request,
     Response,
     SandboxError,
-    SandboxServer,
     json_response,
 )
+from sources.sandbox.webhooks import WebhookSandbox
 
 FOLDER = "application/vnd.google-apps.folder"
 DOCUMENT = "application/vnd.google-apps.document"
@@ -370,7 +371,7 @@ def _web_view_link(file: _File) -> str:
     return f"https://drive.google.com/file/d/{file.id}/view?usp=drivesdk"
 
 
-class GoogleDriveSandbox(SandboxServer[_Account]):
+class GoogleDriveSandbox(DriveWebhooks, WebhookSandbox[_Account]):
     """Drive v3 under ``/drive/v3/`` and the token endpoint at ``/token``, on 127.0.0.1.
 
     One account per user (email), reached through its refresh token. ``rate_limit_per_minute``
@@ -426,6 +427,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         self.api("GET", drive + r"/drives/(?P<id>[^/]+)", self._get_drive)
         self.api("GET", drive + r"/changes/startPageToken", self._start_token)
         self.api("GET", drive + r"/changes", self._list_changes)
+        self._route_channels(drive)
 
     # errors
 
@@ -590,8 +592,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         file.size = 1024 + len(data) * 997 % 5_000_000
         file.md5 = hashlib.md5(data + file.id.encode()).hexdigest()
 
-    @staticmethod
-    def _record_change(account: _Account, file: _File, when: int) -> None:
+    def _record_change(self, account: _Account, file: _File, when: int) -> None:
         if file.change_id:
             account.change_log.pop(file.change_id, None)
             index = bisect_left(account.change_ids, file.change_id)
@@ -603,6 +604,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         account.change_log[file.change_id] = file.id
         account.change_ids.append(file.change_id)
         account.version += 1
+        self.notify_changed(account.email)
 
     @admin_operation
     def add_shared_drive(self, email: str, name: str, *, at: datetime | None = None) -> str:
@@ -816,6 +818,7 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
                 account.change_log[account.change_counter] = gone_id
                 account.change_ids.append(account.change_counter)
             account.version += 1
+            self.notify_changed(email)
 
     # the verbs every sandbox has, as ``syncs sandbox google_drive --url URL VERB EMAIL ID``
 
@@ -1686,3 +1689,13 @@ class GoogleDriveSandbox(SandboxServer[_Account]):
         if item_drive is not None:
             entry["driveId"] = item_drive
         return entry
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int) -> None:
+        """Answer at most ``size`` files or changes a page, fewer than ``pageSize`` asks
+        (as Drive may), so a small account spans many pages."""
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValueError(f"size must be from 1 to {MAX_PAGE_SIZE}")
+        self.max_page_size = size

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sources.hubspot.sandbox.server import HubSpotSandbox
+from sources.hubspot.sandbox.webhooks import portal_of
 from sources.sandbox.demo import SandboxDemo
 from sources.spec import DemoAccount
 
@@ -93,6 +94,7 @@ def start_demo_sandbox(port: int = 0, records: int = 200, **_: Any) -> HubSpotDe
                 credentials={"access_token": token},
                 config={
                     "base_url": sandbox.base_url,
+                    "portal_id": str(portal_of(token)),
                     # acme syncs every contact property, so the one the demo adds shows up
                     **({"contacts_properties": "all"} if name == "acme" else {}),
                 },

@@ -20,7 +20,10 @@ against it unchanged (only ``base_url`` differs), including what makes HubSpot a
 
 Besides the kit's faults, ``inject_page_fault`` makes listing and search pages contradict
 themselves, as a misbehaving API would: ``no_next`` leaves ``paging.next`` out of a page that
-has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept).
+has a next one, ``null_results`` answers ``"results": null`` (``paging`` kept); or carry
+records HubSpot would never send: ``missing_ids`` leaves ``id`` out of the page's first
+record, ``numeric_ids`` sends every id as a JSON number, ``wrong_types`` sends the first
+record's ``createdAt`` as a number and its first property as an object.
 
 Accounts are seeded deterministically (``random.Random`` on the seed, timestamps relative to a
 fixed epoch), so the same seed gives identical data on every run.
@@ -54,6 +57,7 @@ from sources.hubspot.sandbox.params import bool_param as _bool_param
 from sources.hubspot.sandbox.params import int_param as _int_param
 from sources.hubspot.sandbox.params import object_type_of, refuse_set, refuse_unknown
 from sources.hubspot.sandbox.schema_api import CrmSchemaApi
+from sources.hubspot.sandbox.webhooks import HubSpotWebhooks
 from sources.sandbox.auth import bearer_token
 from sources.sandbox.limits import DailyQuota, RollingWindow
 from sources.sandbox.operations import admin_operation
@@ -62,13 +66,13 @@ from sources.sandbox.server import (
     Request,
     Response,
     SandboxError,
-    SandboxServer,
     iter_query_list,
     json_bytes,
     json_response,
 )
+from sources.sandbox.webhooks import WebhookSandbox
 
-PAGE_FAULTS = ("no_next", "null_results")
+PAGE_FAULTS = ("no_next", "null_results", "missing_ids", "numeric_ids", "wrong_types")
 LAST_MODIFIED_PROPERTY = {
     **{t: "hs_lastmodifieddate" for t in ALL_OBJECT_TYPES},
     "contacts": "lastmodifieddate",
@@ -296,6 +300,23 @@ _DEAL_STAGES = tuple(stage for stage, *_ in catalog.DEAL_STAGES)
 _DEAL_KINDS = ("Renewal", "Expansion", "New license", "Pilot", "Upgrade", "Services")
 
 
+def _damaged(records: list[dict[str, Any]], fault: str) -> list[dict[str, Any]]:
+    """A page's records as the page fault ``fault`` spoils them."""
+    if fault == "numeric_ids":
+        return [{**r, "id": int(r["id"])} for r in records]
+    first = dict(records[0])
+    if fault == "missing_ids":
+        del first["id"]
+    else:
+        first["createdAt"] = to_ms(datetime.fromisoformat(first["createdAt"]))
+        properties = dict(first.get("properties") or {})
+        name = next((k for k in sorted(properties) if k != "hs_object_id"), None)
+        if name is not None:
+            properties[name] = {"value": properties[name]}
+        first["properties"] = properties
+    return [first, *records[1:]]
+
+
 def _timeline(rng: random.Random, count: int) -> list[tuple[int, int]]:
     """(createdAt, updatedAt) pairs spread over the year before ``SEED_EPOCH``, ascending-ish."""
     out: list[tuple[int, int]] = []
@@ -428,7 +449,7 @@ def _seed_links(
             account.link("deals", deal + 1, "contacts", rng.choice(people) + 1, (0,))
 
 
-class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
+class HubSpotSandbox(HubSpotWebhooks, CrmSchemaApi, WebhookSandbox[_Account]):
     """HubSpot CRM v3 (``/crm/v3/objects/...``) on 127.0.0.1, one account per token.
 
     ``rate_limit_per_10s`` (None disables) is the per-account ten-second rolling limit of the
@@ -441,6 +462,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
     account_kind = "account token"
     rate_limit_message = "You have reached your ten_secondly_rolling limit."
     rate_limit_category = "TEN_SECONDLY_ROLLING"
+    page_size: int | None = None
 
     def __init__(
         self,
@@ -524,7 +546,10 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
 
     def _page_body(self, request: Request, results: bytes, paging: dict[str, Any] | None) -> bytes:
         fault = self._page_fault(request, paging is not None)
-        body = b'{"results":' + (b"null" if fault == "null_results" else b"[" + results + b"]")
+        listed = b"[" + results + b"]"
+        if fault in ("missing_ids", "numeric_ids", "wrong_types") and results:
+            listed = json_bytes(_damaged(json.loads(listed), fault))
+        body = b'{"results":' + (b"null" if fault == "null_results" else listed)
         if paging is not None and fault != "no_next":
             body += b',"paging":' + json_bytes(paging)
         return body
@@ -585,6 +610,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             self._register_properties(account, object_type, properties)
             record = self._new_record(object_type, store, properties, when)
             account.version += 1
+            self.emit_change(token, object_type, "creation", record.id, when)
             return self._render(record, None, object_type, all_properties=True)
 
     @admin_operation
@@ -612,6 +638,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
                     record.properties[name] = _as_property_value(value)
             self._touch(object_type, record, when)
             account.version += 1
+            self.emit_change(token, object_type, "propertyChange", record.id, when, properties)
             return self._render(record, None, object_type, all_properties=True)
 
     @admin_operation
@@ -623,7 +650,9 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=False)
-            return self._set_archived(account, object_type, store, record, when)
+            archived = self._set_archived(account, object_type, store, record, when)
+            self.emit_change(token, object_type, "deletion", record.id, when)
+            return archived
 
     @admin_operation
     def restore(
@@ -634,7 +663,9 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         with self._data:
             account, object_type, store = self._locate(token, object_type)
             record = self._record(store, record_id, archived=True)
-            return self._set_archived(account, object_type, store, record, when, archived=False)
+            restored = self._set_archived(account, object_type, store, record, when, archived=False)
+            self.emit_change(token, object_type, "restore", record.id, when)
+            return restored
 
     def _set_archived(
         self,
@@ -668,6 +699,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
             del store.records[record.id]
             account.unlink(object_type, record.id)
             account.version += 1
+            self.emit_change(token, object_type, "privacyDeletion", record.id, _now_ms())
 
     @admin_operation
     def get(self, token: str, object_type: str, record_id: str | int) -> dict[str, Any]:
@@ -878,7 +910,11 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         refuse_unknown(request, LIST_PARAMS, ("sort", "order_by"))
         refuse_set(request, ("propertiesWithHistory",))
         object_type, store = self._object_store(account, request.params["object"])
-        limit = min(_int_param(request.arg("limit"), "limit", 10, minimum=1), MAX_LIST_LIMIT)
+        limit = min(
+            _int_param(request.arg("limit"), "limit", 10, minimum=1),
+            self.page_size or MAX_LIST_LIMIT,
+            MAX_LIST_LIMIT,
+        )
         after = _int_param(request.arg("after") or None, "after", 0, minimum=0)
         archived = _bool_param(request.arg("archived"), "archived")
         names = self._selected(account, object_type, list(iter_query_list(request, "properties")))
@@ -1025,6 +1061,7 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
                 f"limit must be less than or equal to {MAX_SEARCH_LIMIT}",
                 "VALIDATION_ERROR",
             )
+        limit = min(limit, self.page_size or limit)
         after = _int_param(body.get("after") or None, "after", 0, minimum=0)
         if after >= self.search_cap:
             raise SandboxError(
@@ -1083,6 +1120,16 @@ class HubSpotSandbox(CrmSchemaApi, SandboxServer[_Account]):
         ]
         for key in stale:
             del self._search_cache[key]
+
+    # paging (admin operation)
+
+    @admin_operation
+    def set_page_size(self, size: int | None) -> None:
+        """Answer at most ``size`` records a list or search page, fewer than the request's
+        ``limit`` asks (``none``: as many as it asks), so a small account spans many pages."""
+        if size is not None and size < 1:
+            raise ValueError("size must be at least 1")
+        self.page_size = size
 
 
 # search evaluation
