@@ -20,9 +20,9 @@ cores, the stages of ``make bench``; seconds of the run, of its apply step, and 
 warehouse's size after it):
 
     stage                         no history           full payloads in events     versions replaced
-    c. initial                    26.6 / 3.8 / 71 MB   44.2 / 16.1 / 291 MB        see README
-    d. full, 1% upd., 0.5% del.   25.4 / 0.15 / 100 MB 39.8 / 0.57 / 319 MB        see README
-    e. incremental, 1% updated    1.69 / 0.15 / 97 MB  5.97 / 0.37 / 314 MB        see README
+    c. initial                    26.6 / 3.8 / 71 MB   44.2 / 16.1 / 291 MB        not yet measured
+    d. full, 1% upd., 0.5% del.   25.4 / 0.15 / 100 MB 39.8 / 0.57 / 319 MB        not yet measured
+    e. incremental, 1% updated    1.69 / 0.15 / 97 MB  5.97 / 0.37 / 314 MB        not yet measured
 
 Writing every ADDED and UPDATED event's whole record as JSON (and rebuilding versions from
 the events by parsing it back) quadrupled the warehouse, since the first run writes every
