@@ -173,6 +173,24 @@ RECORDS = (
     ),
     Param("limit", "integer", "records per page", minimum=1, maximum=MAX_LIMIT, default=100),
     Param("ids", "list", "only these record ids (comma separated)", max_items=MAX_LIMIT),
+    Param(
+        "as_of",
+        "datetime",
+        "each record's version at this time instead of its current one (records added later "
+        "are left out; a record deleted by then comes with last_action DELETED)",
+    ),
+)
+
+VERSIONS = (
+    Param("connection_id", "string", "the connection the record belongs to", required=True),
+    Param(
+        "cursor",
+        "integer",
+        "versions after this cursor: 0 for all, then the previous page's next_cursor",
+        minimum=0,
+        default=0,
+    ),
+    Param("limit", "integer", "versions per page", minimum=1, maximum=MAX_LIMIT, default=100),
 )
 
 CHANGES = (

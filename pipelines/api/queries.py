@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from pipelines.engine.compare import HASH_COLUMNS
+from pipelines.engine.history import ACTION, VALID_FROM, VALID_TO, history_view
 from pipelines.engine.results import OUTSIDE_POLLS
 from pipelines.engine.warehouse import (
     API_READ_WAIT_SECONDS,
@@ -47,12 +48,23 @@ METADATA = {
     "_syncs_rejected_at": "rejected_at",
 }
 
+# A version's columns in the history view, as a record's metadata.
+VERSION_METADATA = {
+    "_syncs_first_seen_at": "first_seen_at",
+    ACTION: "last_action",
+    "_syncs_deleted_at": "deleted_at",
+    "_syncs_cursor": "cursor",
+    "_syncs_run_id": "run_id",
+    VALID_FROM: "valid_from",
+    VALID_TO: "valid_to",
+}
+
 HIDDEN = ", ".join(name for name, _ in HASH_COLUMNS)
 POLLS_ONLY = "(" + ", ".join(f"'{t}'" for t in sorted(OUTSIDE_POLLS)) + ")"
 
 
 class NotFound(SyncsError):
-    """An unknown connection, integration or model (the API answers 404)."""
+    """An unknown connection, integration, model or record (the API answers 404)."""
 
 
 def jsonable(value: Any) -> Any:
@@ -127,19 +139,31 @@ def read_records(
     actions: list[str] | None = None,
     limit: int = 100,
     ids: list[str] | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """One page of a connection's records changed after ``cursor``, in cursor order."""
+    """One page of a connection's records changed after ``cursor``, in cursor order; with
+    ``as_of``, each record's version at that time (from the model's history), in the order
+    of the cursors of the changes that made them."""
     spec, model_spec = integration_model(integration, model)
     assert model_spec is not None
     connection(home, connection_id, spec.name)
-    json_fields = _json_fields(model_spec)
+    if as_of is None:
+        source = f"{quote(spec.name)}.{quote(model)}"
+        action, modified = "_syncs_last_action", "_syncs_last_modified_at"
+        columns = f"* EXCLUDE (connection_id, {HIDDEN})"
+    else:
+        source, action, modified = history_view(spec.name, model), ACTION, VALID_FROM
+        columns = "* EXCLUDE (connection_id)"
     where = ["connection_id = ?", "_syncs_cursor > ?"]
     params: list[Any] = [connection_id, cursor]
+    if as_of is not None:
+        where.append(f"{VALID_FROM} <= ? AND ({VALID_TO} IS NULL OR {VALID_TO} > ?)")
+        params += [as_of, as_of]
     if modified_after is not None:
-        where.append("_syncs_last_modified_at >= ?")
+        where.append(f"{modified} >= ?")
         params.append(modified_after)
     if actions:
-        where.append("_syncs_last_action IN (SELECT unnest(?))")
+        where.append(f"{action} IN (SELECT unnest(?))")
         params.append([ACTIONS[a] for a in actions])
     if ids:
         where.append("id IN (SELECT unnest(?))")
@@ -147,25 +171,75 @@ def read_records(
     with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
         rows = _rows_if_table(
             con,
-            f"SELECT * EXCLUDE (connection_id, {HIDDEN}) FROM {quote(spec.name)}.{quote(model)} "
+            f"SELECT {columns} FROM {source} "
             f"WHERE {' AND '.join(where)} ORDER BY _syncs_cursor LIMIT ?",
             [*params, limit],
         )
+    return {
+        "records": _records(rows, model_spec, versions=as_of is not None),
+        "next_cursor": rows[-1]["_syncs_cursor"] if rows else cursor,
+        "has_more": len(rows) == limit,
+    }
+
+
+def _records(
+    rows: list[dict[str, Any]], model: ModelSpec, *, versions: bool
+) -> list[dict[str, Any]]:
+    """Rows as the API gives records: the fields (JSON text parsed again) and
+    ``_metadata``; a version's metadata also has ``valid_from`` and ``valid_to``."""
+    json_fields = _json_fields(model)
+    names = VERSION_METADATA if versions else METADATA
     records = []
     for row in rows:
         record: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         for key, value in row.items():
-            if key in METADATA:
-                metadata[METADATA[key]] = jsonable(value)
+            if key in names:
+                metadata[names[key]] = jsonable(value)
             elif key in json_fields and isinstance(value, str):
                 record[key] = json.loads(value)
             else:
                 record[key] = jsonable(value)
+        if versions:
+            metadata["last_modified_at"] = metadata["valid_from"]
         record["_metadata"] = metadata
         records.append(record)
+    return records
+
+
+def read_versions(
+    home: Home,
+    *,
+    integration: str,
+    model: str,
+    connection_id: str,
+    record_id: str,
+    cursor: int = 0,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """One record's versions after ``cursor``, oldest first; a record the model never
+    held is ``NotFound``."""
+    spec, model_spec = integration_model(integration, model)
+    assert model_spec is not None
+    connection(home, connection_id, spec.name)
+    with read_connection(home, program_wait=API_READ_WAIT_SECONDS) as con:
+        rows = _rows_if_table(
+            con,
+            f"SELECT * EXCLUDE (connection_id) FROM {history_view(spec.name, model)} "
+            "WHERE connection_id = ? AND id = ? AND _syncs_cursor > ? "
+            "ORDER BY _syncs_cursor LIMIT ?",
+            [connection_id, record_id, cursor, limit],
+        )
+    if not rows and cursor == 0:
+        raise NotFound(
+            f"connection {connection_id!r} has no {spec.name} {model} record {record_id!r}"
+        )
     return {
-        "records": records,
+        "integration": spec.name,
+        "model": model,
+        "connection_id": connection_id,
+        "record_id": record_id,
+        "versions": _records(rows, model_spec, versions=True),
         "next_cursor": rows[-1]["_syncs_cursor"] if rows else cursor,
         "has_more": len(rows) == limit,
     }

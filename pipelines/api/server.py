@@ -34,7 +34,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines import settings
 from pipelines.api import queries as api_queries
-from pipelines.api.params import CHANGES, INBOX, RECORDS, BadParameter, Param, parse_query
+from pipelines.api.params import (
+    CHANGES,
+    INBOX,
+    RECORDS,
+    VERSIONS,
+    BadParameter,
+    Param,
+    parse_query,
+)
 from pipelines.api.queries import NotFound, jsonable
 from pipelines.api.triggers import MODES, Busy, SyncTriggers
 from pipelines.cli.arguments import PORT
@@ -185,6 +193,21 @@ def create_app(
                 actions=q["filter"],
                 limit=q["limit"],
                 ids=q["ids"],
+                as_of=q["as_of"],
+            )
+        )
+
+    def record_versions(request: Request) -> JSON:
+        q = _query(request, VERSIONS)
+        return JSON(
+            api_queries.read_versions(
+                home,
+                integration=request.path_params["integration"],
+                model=request.path_params["model"],
+                connection_id=q["connection_id"],
+                record_id=request.path_params["record_id"],
+                cursor=q["cursor"],
+                limit=q["limit"],
             )
         )
 
@@ -323,6 +346,7 @@ def create_app(
             Route("/health", health),
             Route("/openapi.json", openapi),
             Route("/records", records),
+            Route("/records/{integration}/{model}/{record_id}/versions", record_versions),
             Route("/changes", changes),
             Route("/connections/{connection_id}/syncs", connection_syncs),
             Route("/syncs/trigger", trigger, methods=["POST"]),
@@ -421,6 +445,40 @@ def openapi_document() -> dict[str, Any]:
                         "has_more": {"type": "boolean"},
                     },
                 },
+                "VersionPage": {
+                    "type": "object",
+                    "properties": {
+                        "integration": {"type": "string"},
+                        "model": {"type": "string"},
+                        "connection_id": {"type": "string"},
+                        "record_id": {"type": "string"},
+                        "versions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "_metadata": {
+                                        "type": "object",
+                                        "properties": {
+                                            "valid_from": {"type": "string", "format": "date-time"},
+                                            "valid_to": {
+                                                "type": ["string", "null"],
+                                                "format": "date-time",
+                                            },
+                                            "last_action": {"type": "string"},
+                                            "cursor": {"type": "integer"},
+                                        },
+                                        "additionalProperties": True,
+                                    },
+                                },
+                                "additionalProperties": True,
+                            },
+                        },
+                        "next_cursor": nullable_int,
+                        "has_more": {"type": "boolean"},
+                    },
+                },
                 "ChangePage": {
                     "type": "object",
                     "properties": {
@@ -457,6 +515,25 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "A connection's records changed after a cursor, in cursor order",
                     "parameters": [p.openapi() for p in RECORDS],
                     "responses": answers(200, "RecordPage", 400, 404),
+                }
+            },
+            "/records/{integration}/{model}/{record_id}/versions": {
+                "get": {
+                    "summary": "One record's versions, oldest first, each with valid_from and "
+                    "valid_to (deleted records keep theirs)",
+                    "parameters": [
+                        *(
+                            {
+                                "name": n,
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                            for n in ("integration", "model", "record_id")
+                        ),
+                        *(p.openapi() for p in VERSIONS),
+                    ],
+                    "responses": answers(200, "VersionPage", 400, 404),
                 }
             },
             "/changes": {

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 import dlt
 from dlt.common.storages import LoadStorage, LoadStorageConfiguration
 
+from pipelines.engine import history
 from pipelines.engine.bookkeeping import store_requests, store_run
 from pipelines.engine.commit import Commit, Landed, commit
 from pipelines.engine.disk import out_of_disk
@@ -384,7 +385,8 @@ def reset(home: Home, connection_id: str, sync: str | None = None) -> int:
 
 
 def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
-    """Remove a connection's rows, cursors and working folders (its events are kept).
+    """Remove a connection's rows and their past versions, cursors and working folders (its
+    events are kept).
 
     Refused while one of its syncs runs. Folders named as before ``connection_key`` are
     left alone: no run uses them, and such a name may be another connection's now (the old
@@ -403,6 +405,7 @@ def purge(home: Home, spec: IntegrationSpec, connection_id: str) -> None:
                             "WHERE connection_id = ?",
                             [connection_id],
                         )
+                    history.forget(con, spec.name, model, connection_id)
                 con.execute("DELETE FROM syncs.sync_state WHERE connection_id = ?", [connection_id])
                 con.execute(
                     "DELETE FROM syncs.due_records WHERE connection_id = ?", [connection_id]

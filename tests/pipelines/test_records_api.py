@@ -322,10 +322,26 @@ def test_openapi_describes_the_endpoints(api):
         "filter",
         "limit",
         "ids",
+        "as_of",
     ]
     limit = doc["paths"]["/records"]["get"]["parameters"][6]["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 10_000, 100)
-    assert {"/changes", "/connections/{connection_id}/syncs", "/syncs/trigger"} <= set(doc["paths"])
+    assert {
+        "/changes",
+        "/connections/{connection_id}/syncs",
+        "/syncs/trigger",
+        "/records/{integration}/{model}/{record_id}/versions",
+    } <= set(doc["paths"])
+    versions = doc["paths"]["/records/{integration}/{model}/{record_id}/versions"]["get"]
+    assert [p["name"] for p in versions["parameters"]] == [
+        "integration",
+        "model",
+        "record_id",
+        "connection_id",
+        "cursor",
+        "limit",
+    ]
+    assert "VersionPage" in doc["components"]["schemas"]
 
 
 def test_api_key_is_generated_once_and_stored_hashed(home, monkeypatch):
@@ -456,3 +472,57 @@ def test_a_trigger_for_a_connection_syncing_elsewhere_is_409(home, hubspot, sync
     accepted = api.post("/syncs/trigger", {"connection_id": "acme"})
     assert accepted.status_code == 202
     assert wait_for(api, accepted.json())["status"] == "success"
+
+
+def test_records_as_of_a_past_time_and_a_records_versions(home, hubspot, runner, synced, api):
+    ids = hubspot.ids(ACME, "contacts")
+    (before,) = api.records(ids=ids[0])["records"]
+    hubspot.update(ACME, "contacts", ids[0], {"jobtitle": "Then and Now"})
+    hubspot.archive(ACME, "contacts", ids[1])
+    (second,) = runner.run("acme")
+    created = hubspot.create(ACME, "contacts", {"email": "later@acme.example.com"})
+    runner.run("acme")
+
+    past = api.records(as_of=second.started_at.isoformat(), limit=1000)["records"]
+    by_id = {r["id"]: r for r in past}
+    assert len(past) == 250 and created["id"] not in by_id
+    assert by_id[ids[0]]["jobtitle"] == before["jobtitle"]
+    assert by_id[ids[0]]["_metadata"]["last_action"] == "ADDED"
+    assert by_id[ids[1]]["_metadata"]["last_action"] == "ADDED"
+    assert by_id[ids[0]]["_metadata"]["valid_to"] is not None
+    now = api.records(as_of="2100-01-01T00:00:00Z", limit=1000)["records"]
+    current = {r["id"]: r for r in now}
+    assert len(now) == 251 and current[ids[0]]["jobtitle"] == "Then and Now"
+    assert current[ids[1]]["_metadata"]["last_action"] == "DELETED"
+    assert current[ids[1]]["_metadata"]["valid_to"] is None
+    (deleted,) = api.records(as_of="2100-01-01T00:00:00Z", filter="deleted")["records"]
+    assert deleted["id"] == ids[1]
+
+    path = f"/records/hubspot/contacts/{ids[0]}/versions"
+    page = api.get(path, connection_id="acme").json()
+    versions = page["versions"]
+    assert [(v["jobtitle"], v["_metadata"]["last_action"]) for v in versions] == [
+        (before["jobtitle"], "ADDED"),
+        ("Then and Now", "UPDATED"),
+    ]
+    assert versions[0]["_metadata"]["valid_to"] == versions[1]["_metadata"]["valid_from"]
+    assert versions[1]["_metadata"]["valid_to"] is None and not page["has_more"]
+    first = api.get(path, connection_id="acme", limit=1).json()
+    assert [v["jobtitle"] for v in first["versions"]] == [before["jobtitle"]] and first["has_more"]
+    rest = api.get(path, connection_id="acme", cursor=first["next_cursor"]).json()
+    assert [v["jobtitle"] for v in rest["versions"]] == ["Then and Now"]
+    gone = api.get(f"/records/hubspot/contacts/{ids[1]}/versions", connection_id="acme").json()
+    assert [v["_metadata"]["last_action"] for v in gone["versions"]] == ["ADDED", "DELETED"]
+
+
+def test_as_of_and_versions_bad_input(home, synced, api):
+    response = api.get("/records", **CONTACTS, as_of="last tuesday")
+    assert response.status_code == 400 and response.json()["parameter"] == "as_of"
+    response = api.get("/records/hubspot/contacts/1/versions")
+    assert response.status_code == 400 and response.json()["parameter"] == "connection_id"
+    response = api.get("/records/hubspot/contacts/no-such-id/versions", connection_id="acme")
+    assert response.status_code == 404 and "no-such-id" in response.json()["message"]
+    response = api.get("/records/hubspot/nothing/1/versions", connection_id="acme")
+    assert response.status_code == 404
+    response = api.get("/records/hubspot/contacts/1/versions", connection_id="nobody")
+    assert response.status_code == 404
